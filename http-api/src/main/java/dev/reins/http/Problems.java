@@ -1,0 +1,147 @@
+package dev.reins.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeoutException;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.server.ExceptionHandler;
+import org.apache.pekko.http.javadsl.server.MalformedQueryParamRejection;
+import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
+import org.apache.pekko.http.javadsl.server.MethodRejection;
+import org.apache.pekko.http.javadsl.server.MissingQueryParamRejection;
+import org.apache.pekko.http.javadsl.server.RejectionHandler;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.server.Directives;
+import org.apache.pekko.http.javadsl.server.UnsupportedRequestContentTypeRejection;
+import org.apache.pekko.pattern.AskTimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns every failure into an RFC 9457 problem: client mistakes get a 4xx naming the field or the
+ * reason; only broken infrastructure gets a 5xx (and is logged).
+ */
+final class Problems {
+  private static final Logger log = LoggerFactory.getLogger(Problems.class);
+
+  private Problems() {}
+
+  static Route complete(Problem p) {
+    return Directives.complete(p.toResponse());
+  }
+
+  /** A Jackson failure on a request body, as a problem naming the field where possible. */
+  static Problem fromJson(JsonProcessingException e) {
+    if (e instanceof UnrecognizedPropertyException u) {
+      return Problem.invalidField(path(u), "unknown field '" + u.getPropertyName() + "'");
+    }
+    if (e instanceof InvalidFormatException f) {
+      return Problem.invalidField(path(f), "wrong type or format: " + f.getValue() + " is not a valid " + simpleType(f));
+    }
+    if (e instanceof MismatchedInputException m) {
+      return Problem.invalidField(path(m), "wrong type: expected " + simpleType(m));
+    }
+    if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
+      return Problem.invalidField(path(m), m.getOriginalMessage());
+    }
+    String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+    return Problem.malformedJson("the body is not valid JSON" + where + ": " + e.getOriginalMessage());
+  }
+
+  private static String simpleType(MismatchedInputException e) {
+    Class<?> t = e.getTargetType();
+    if (t == null) {
+      return "value";
+    }
+    if (t == String.class) {
+      return "string";
+    }
+    if (Number.class.isAssignableFrom(t) || t.isPrimitive()) {
+      return "number";
+    }
+    if (java.util.List.class.isAssignableFrom(t)) {
+      return "array";
+    }
+    if (java.util.Map.class.isAssignableFrom(t) || t.isRecord()) {
+      return "object";
+    }
+    return t.getSimpleName();
+  }
+
+  /** {@code executor.command[0]} style path of a Jackson error. */
+  static String path(JsonMappingException e) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonMappingException.Reference r : e.getPath()) {
+      if (r.getFieldName() != null) {
+        if (sb.length() > 0) {
+          sb.append('.');
+        }
+        sb.append(r.getFieldName());
+      } else if (r.getIndex() >= 0) {
+        sb.append('[').append(r.getIndex()).append(']');
+      }
+    }
+    return sb.length() == 0 ? null : sb.toString();
+  }
+
+  static ExceptionHandler exceptionHandler() {
+    return ExceptionHandler.newBuilder()
+        .match(CompletionException.class, e -> e.getCause() == null ? unexpected(e) : handle(e.getCause()))
+        .matchAny(Problems::handle)
+        .build();
+  }
+
+  private static Route handle(Throwable e) {
+    if (e instanceof EntityStreamSizeException size) {
+      return complete(Problem.of(413, "payload-too-large", "Payload too large",
+          "the request body is larger than the limit of " + size.limit() + " bytes"));
+    }
+    if (e instanceof AskTimeoutException || e instanceof TimeoutException) {
+      log.warn("a run did not answer in time: {}", e.toString());
+      return complete(Problem.of(503, "unavailable", "Service unavailable",
+          "the run did not answer in time; the request may still take effect, retry it (commands are idempotent)"));
+    }
+    if (e instanceof CompletionException && e.getCause() != null) {
+      return handle(e.getCause());
+    }
+    return unexpected(e);
+  }
+
+  private static Route unexpected(Throwable e) {
+    log.error("unexpected error while handling a request", e);
+    return complete(Problem.of(500, "internal", "Internal error", "an unexpected error occurred; see the server log"));
+  }
+
+  /** Pekko's default rejection answers are text/plain; every answer of the API is a problem. */
+  private static HttpResponse asProblem(HttpResponse response) {
+    if (response.entity().getContentType().equals(Problem.PROBLEM_JSON)
+        || !(response.entity() instanceof HttpEntity.Strict strict)) {
+      return response;
+    }
+    int status = response.status().intValue();
+    return Problem.of(status, "request-rejected", response.status().reason(), strict.getData().utf8String()).toResponse();
+  }
+
+  static RejectionHandler rejectionHandler() {
+    return RejectionHandler.newBuilder()
+        .handle(MalformedRequestContentRejection.class, r -> r.getCause() instanceof EntityStreamSizeException
+            ? handle(r.getCause())
+            : complete(Problem.malformedJson(r.message())))
+        .handle(MalformedQueryParamRejection.class, r -> complete(Problem.invalidField(r.parameterName(), r.errorMsg())))
+        .handle(MissingQueryParamRejection.class, r -> complete(Problem.invalidField(r.parameterName(), "required query parameter")))
+        .handle(UnsupportedRequestContentTypeRejection.class, r -> complete(Problem.of(415, "unsupported-media-type",
+            "Unsupported media type", "send the body as application/json")))
+        .handleAll(MethodRejection.class, rs -> complete(Problem.of(405, "method-not-allowed", "Method not allowed",
+            "allowed: " + String.join(", ", rs.stream().map(r -> r.supported().name()).toList()))))
+        .handleNotFound(complete(Problem.notFound("no such resource; see the README for the API")))
+        .build()
+        .withFallback(RejectionHandler.defaultHandler())
+        .mapRejectionResponse(Problems::asProblem);
+  }
+}

@@ -1,0 +1,256 @@
+package dev.reins.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.reins.persistence.RunJournal;
+import dev.reins.protocol.api.CancelRequest;
+import dev.reins.protocol.api.ResetRequest;
+import dev.reins.protocol.api.RunView;
+import dev.reins.protocol.api.SubmitRunRequest;
+import dev.reins.protocol.json.ReinsJson;
+import dev.reins.protocol.run.RunStatus;
+import dev.reins.runtime.run.RunEntity;
+import dev.reins.runtime.run.RunEntity.Outcome;
+import dev.reins.runtime.run.Runs;
+import dev.reins.runtime.worker.AttemptLog;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Pattern;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.EntityTag;
+import org.apache.pekko.http.javadsl.model.headers.Location;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.PathMatchers;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.pattern.AskTimeoutException;
+
+/**
+ * {@code /v1/runs}: each route turns HTTP into one ask of the run's entity (or one journal query)
+ * and the answer back into HTTP. No decision about a run is taken here.
+ */
+final class RunRoutes extends AllDirectives {
+  /** Tells a client whether its cancel or reset changed the run or found it already so. */
+  static final String OUTCOME_HEADER = "Reins-Outcome";
+
+  private static final Pattern RUN_ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+  private static final Pattern WAIT = Pattern.compile("(\\d+)(ms|s)?");
+  private static final Duration MAX_WAIT = Duration.ofSeconds(60);
+  private static final int MAX_TAIL = 10 * 1024 * 1024;
+
+  private final Runs runs;
+  private final RunJournal journal;
+  private final SubmitRunRequest.Defaults defaults;
+  private final Path dataDir;
+  private final ObjectMapper json = ReinsJson.mapper();
+
+  RunRoutes(Runs runs, RunJournal journal, SubmitRunRequest.Defaults defaults, Path dataDir) {
+    this.runs = runs;
+    this.journal = journal;
+    this.defaults = defaults;
+    this.dataDir = dataDir;
+  }
+
+  Route route() {
+    return pathPrefix("runs", () -> concat(
+        pathEndOrSingleSlash(() -> post(() -> entity(Unmarshaller.entityToString(), this::submit))),
+        pathPrefix(PathMatchers.segment(), id -> runId(id, () -> concat(
+            pathEndOrSingleSlash(() -> get(() -> onSuccess(runs.get(id), this::getResponse))),
+            path("cancel", () -> post(() -> parameterOptional("wait", wait ->
+                entity(Unmarshaller.entityToString(), body -> cancel(id, body, wait))))),
+            path("reset", () -> post(() -> entity(Unmarshaller.entityToString(), body -> reset(id, body)))),
+            path("events", () -> get(() -> onSuccess(journal.events(id), this::eventsResponse))),
+            path("logs", () -> get(() -> parameterOptional("attempt", attempt ->
+                parameterOptional("tail", tail -> logs(id, attempt, tail))))))))));
+  }
+
+  /** Run ids are UUIDs; anything else cannot name a run (and never reaches the file system). */
+  private Route runId(String id, java.util.function.Supplier<Route> inner) {
+    if (!RUN_ID.matcher(id).matches()) {
+      return Problems.complete(Problem.notFound("no run with id '" + id + "'"));
+    }
+    return inner.get();
+  }
+
+  private Route submit(String body) {
+    SubmitRunRequest request;
+    try {
+      if (body.isBlank()) {
+        return Problems.complete(Problem.invalidField("executor.command", "a JSON body with executor.command is required"));
+      }
+      request = json.readValue(body, SubmitRunRequest.class);
+      if (request == null) {
+        return Problems.complete(Problem.invalidField("executor.command", "a JSON object with executor.command is required"));
+      }
+    } catch (JsonProcessingException e) {
+      return Problems.complete(Problems.fromJson(e));
+    }
+    SubmitRunRequest.Validated v = request.toSpec(defaults);
+    if (!v.isValid()) {
+      return Problems.complete(Problem.invalidField(v.field(), v.detail()));
+    }
+    String runId = Runs.newRunId(request.idempotencyKey());
+    return onSuccess(runs.submit(runId, v.spec()), reply -> switch (reply.outcome()) {
+      case CREATED -> run(StatusCodes.ACCEPTED, reply, List.of(Location.create("/v1/runs/" + runId)));
+      case EXISTS -> run(StatusCodes.OK, reply, List.of(Location.create("/v1/runs/" + runId)));
+      default -> problemFor(reply);
+    });
+  }
+
+  private Route getResponse(RunEntity.Reply reply) {
+    return reply.outcome() == Outcome.NOT_FOUND ? problemFor(reply) : run(StatusCodes.OK, reply, List.of());
+  }
+
+  private Route cancel(String id, String body, Optional<String> waitParam) {
+    CancelRequest request;
+    Duration wait;
+    try {
+      request = body.isBlank() ? CancelRequest.EMPTY : json.readValue(body, CancelRequest.class);
+      wait = parseWait(waitParam);
+    } catch (JsonProcessingException e) {
+      return Problems.complete(Problems.fromJson(e));
+    } catch (IllegalArgumentException e) {
+      return Problems.complete(Problem.invalidField("wait", e.getMessage()));
+    }
+    if (request.reason() != null && request.reason().length() > 1000) {
+      return Problems.complete(Problem.invalidField("reason", "at most 1000 characters"));
+    }
+    CompletionStage<Route> answer =
+        runs.cancel(id, request.reason(), request.attempt())
+            .thenCompose(reply -> {
+              if (reply.state().status() != RunStatus.CANCELLING || wait.isZero()) {
+                return CompletableFuture.completedFuture(cancelResponse(reply, reply.outcome()));
+              }
+              return runs.awaitTerminal(id, wait)
+                  .thenApply(done -> cancelResponse(done, reply.outcome()))
+                  .exceptionallyCompose(e -> isTimeout(e)
+                      ? runs.get(id).thenApply(now -> cancelResponse(now, reply.outcome()))
+                      : CompletableFuture.failedStage(e));
+            });
+    return onSuccess(answer, r -> r);
+  }
+
+  private Route cancelResponse(RunEntity.Reply reply, Outcome outcome) {
+    return switch (outcome) {
+      case CHANGED, UNCHANGED, ALREADY_TERMINAL -> run(
+          reply.state().status().isTerminal() ? StatusCodes.OK : StatusCodes.ACCEPTED,
+          reply,
+          List.of(RawHeader.create(OUTCOME_HEADER, outcome == Outcome.CHANGED ? "changed" : outcome.name().toLowerCase(Locale.ROOT))));
+      default -> problemFor(reply);
+    };
+  }
+
+  private Route reset(String id, String body) {
+    ResetRequest request;
+    try {
+      request = body.isBlank() ? ResetRequest.EMPTY : json.readValue(body, ResetRequest.class);
+    } catch (JsonProcessingException e) {
+      return Problems.complete(Problems.fromJson(e));
+    }
+    return onSuccess(runs.reset(id, request.attempt()), reply -> reply.outcome() == Outcome.CHANGED
+        ? run(StatusCodes.OK, reply, List.of(RawHeader.create(OUTCOME_HEADER, "changed")))
+        : problemFor(reply));
+  }
+
+  private Route eventsResponse(List<dev.reins.protocol.api.StoredEvent> events) {
+    if (events.isEmpty()) {
+      return Problems.complete(Problem.notFound("no run with that id"));
+    }
+    return jsonResponse(StatusCodes.OK, events, List.of());
+  }
+
+  private Route logs(String id, Optional<String> attemptParam, Optional<String> tailParam) {
+    int tail;
+    Integer attempt;
+    try {
+      tail = tailParam.map(Integer::parseInt).orElse(65536);
+      attempt = attemptParam.map(Integer::parseInt).orElse(null);
+    } catch (NumberFormatException e) {
+      return Problems.complete(Problem.invalidField(tailParam.isPresent() ? "tail" : "attempt", "must be a whole number"));
+    }
+    if (tail < 0 || tail > MAX_TAIL) {
+      return Problems.complete(Problem.invalidField("tail", "must be between 0 and " + MAX_TAIL));
+    }
+    return onSuccess(runs.get(id), reply -> {
+      if (reply.outcome() == Outcome.NOT_FOUND) {
+        return problemFor(reply);
+      }
+      int n = attempt == null ? reply.state().attempt() : attempt;
+      if (n < 1 || n > reply.state().attempt()) {
+        return Problems.complete(Problem.invalidField("attempt", "the run has attempts 1 to " + reply.state().attempt()));
+      }
+      try {
+        Optional<byte[]> text = AttemptLog.tail(dataDir, id, n, tail);
+        if (text.isEmpty()) {
+          return Problems.complete(Problem.notFound("attempt " + n + " has no output (yet)"));
+        }
+        return complete(HttpResponse.create().withEntity(HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, text.get())));
+      } catch (IOException e) {
+        throw new CompletionException(e);
+      }
+    });
+  }
+
+  static Duration parseWait(Optional<String> wait) {
+    if (wait.isEmpty()) {
+      return Duration.ZERO;
+    }
+    var m = WAIT.matcher(wait.get().trim());
+    if (!m.matches()) {
+      throw new IllegalArgumentException("wait must look like 5s, 500ms or 5 (seconds)");
+    }
+    long n = Long.parseLong(m.group(1));
+    Duration d = "ms".equals(m.group(2)) ? Duration.ofMillis(n) : Duration.ofSeconds(n);
+    if (d.compareTo(MAX_WAIT) > 0) {
+      throw new IllegalArgumentException("wait is at most " + MAX_WAIT.toSeconds() + "s");
+    }
+    return d;
+  }
+
+  private static boolean isTimeout(Throwable e) {
+    Throwable t = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    return t instanceof TimeoutException || t instanceof AskTimeoutException;
+  }
+
+  private Route run(StatusCode status, RunEntity.Reply reply, List<HttpHeader> headers) {
+    List<HttpHeader> all = new java.util.ArrayList<>(headers);
+    all.add(org.apache.pekko.http.javadsl.model.headers.ETag.create(EntityTag.create(Long.toString(reply.version()), false)));
+    return jsonResponse(status, RunView.of(reply.state(), reply.version()), all);
+  }
+
+  private Route jsonResponse(StatusCode status, Object body, List<HttpHeader> headers) {
+    try {
+      return complete(HttpResponse.create()
+          .withStatus(status)
+          .addHeaders(headers)
+          .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, json.writeValueAsBytes(body))));
+    } catch (JsonProcessingException e) {
+      throw new CompletionException(e);
+    }
+  }
+
+  private Route problemFor(RunEntity.Reply reply) {
+    Problem p = switch (reply.outcome()) {
+      case NOT_FOUND -> Problem.notFound(reply.detail());
+      case STALE_ATTEMPT -> Problem.of(409, "stale-attempt", "Stale attempt", reply.detail());
+      case INVALID_STATE -> Problem.of(409, "invalid-state", "Not allowed in this state", reply.detail());
+      case IDEMPOTENCY_CONFLICT -> Problem.of(409, "idempotency-conflict", "Idempotency key reused", reply.detail());
+      default -> Problem.of(500, "internal", "Internal error", "unexpected outcome " + reply.outcome());
+    };
+    return Problems.complete(p);
+  }
+}

@@ -1,0 +1,89 @@
+package dev.reins.persistence;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The journal database chosen by {@code reins.db}: embedded H2 under the data directory when no
+ * URL is set, PostgreSQL for a {@code jdbc:postgresql:} URL. It renders the Slick settings that
+ * the three pekko-persistence-jdbc plugins share.
+ */
+public record JournalDatabase(
+    Dialect dialect, String url, String user, String password, int maxConnections, Duration connectTimeout) {
+
+  public enum Dialect {
+    H2("slick.jdbc.H2Profile$", "org.h2.Driver", "reins/schema/h2.sql"),
+    POSTGRES("slick.jdbc.PostgresProfile$", "org.postgresql.Driver", "reins/schema/postgres.sql");
+
+    final String slickProfile;
+    final String driver;
+    final String schemaResource;
+
+    Dialect(String slickProfile, String driver, String schemaResource) {
+      this.slickProfile = slickProfile;
+      this.driver = driver;
+      this.schemaResource = schemaResource;
+    }
+  }
+
+  /** Reads {@code reins.db} and {@code reins.data-dir} from a resolved configuration. */
+  public static JournalDatabase fromConfig(Config config) {
+    Config db = config.getConfig("reins.db");
+    String url = db.getString("url").trim();
+    Dialect dialect;
+    if (url.isEmpty()) {
+      // H2 2.x wants an explicit path; an absolute one keeps the file where the operator pointed,
+      // whatever the working directory of a later start. AUTO_SERVER lets a second JVM (a backup or
+      // inspection tool) open the same file while the server runs.
+      Path file = dataDir(config).resolve("journal").resolve("reins");
+      url = "jdbc:h2:file:" + file + ";AUTO_SERVER=TRUE";
+      dialect = Dialect.H2;
+    } else if (url.startsWith("jdbc:postgresql:")) {
+      dialect = Dialect.POSTGRES;
+    } else if (url.startsWith("jdbc:h2:")) {
+      dialect = Dialect.H2;
+    } else {
+      throw new IllegalArgumentException(
+          "reins.db.url (REINS_DB_URL) must be a jdbc:postgresql: or jdbc:h2: URL, or empty for the embedded database; got "
+              + url.replaceAll("password=[^&;]*", "password=***"));
+    }
+    return new JournalDatabase(
+        dialect,
+        url,
+        db.getString("user"),
+        db.getString("password"),
+        db.getInt("max-connections"),
+        db.getDuration("connect-timeout"));
+  }
+
+  public static Path dataDir(Config config) {
+    return Path.of(config.getString("reins.data-dir")).toAbsolutePath().normalize();
+  }
+
+  /** The Slick database shared by the journal, snapshot store and read journal. */
+  public Config pekkoConfig() {
+    Map<String, Object> db = new HashMap<>();
+    db.put("url", url);
+    db.put("user", user);
+    db.put("password", password);
+    db.put("driver", dialect.driver);
+    db.put("numThreads", maxConnections);
+    db.put("maxConnections", maxConnections);
+    db.put("minConnections", Math.min(2, maxConnections));
+    db.put("connectionTimeout", connectTimeout.toMillis());
+    return ConfigFactory.empty()
+        .withValue("pekko-persistence-jdbc.shared-databases.reins.profile",
+            ConfigValueFactory.fromAnyRef(dialect.slickProfile))
+        .withValue("pekko-persistence-jdbc.shared-databases.reins.db", ConfigValueFactory.fromMap(db));
+  }
+
+  @Override
+  public String toString() {
+    return "JournalDatabase[" + dialect + " " + url.replaceAll("password=[^&;]*", "password=***") + "]";
+  }
+}

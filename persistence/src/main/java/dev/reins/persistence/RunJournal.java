@@ -1,0 +1,81 @@
+package dev.reins.persistence;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.reins.protocol.api.StoredEvent;
+import dev.reins.protocol.json.ReinsJson;
+import dev.reins.protocol.run.RunEvent;
+import dev.reins.protocol.run.RunState;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
+import org.apache.pekko.persistence.query.EventEnvelope;
+import org.apache.pekko.persistence.query.PersistenceQuery;
+import org.apache.pekko.stream.javadsl.Sink;
+
+/**
+ * Reads runs' journals through Pekko Persistence Query: the journal itself, never a copy. The
+ * same fold as recovery ({@link RunState#apply}) rebuilds a run's state at any sequence number.
+ */
+public final class RunJournal {
+  /** Persistence ids are {@code Run|<runId>}, the sharding entity type and the entity id. */
+  public static final String ENTITY_TYPE = "Run";
+
+  private final ActorSystem<?> system;
+  private final JdbcReadJournal readJournal;
+
+  public RunJournal(ActorSystem<?> system) {
+    this.system = system;
+    this.readJournal =
+        PersistenceQuery.get(system).getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier());
+  }
+
+  public static String persistenceId(String runId) {
+    return ENTITY_TYPE + "|" + runId;
+  }
+
+  public CompletionStage<List<EventEnvelope>> envelopes(String runId, long toSequenceNr) {
+    return readJournal
+        .currentEventsByPersistenceId(persistenceId(runId), 0L, toSequenceNr)
+        .runWith(Sink.seq(), system);
+  }
+
+  /** The run's journal in order, as the audit endpoint shows it. Empty for an unknown run. */
+  public CompletionStage<List<StoredEvent>> events(String runId) {
+    return envelopes(runId, Long.MAX_VALUE).thenApply(list -> list.stream().map(RunJournal::toStored).toList());
+  }
+
+  /** The run's state after its event {@code toSequenceNr}, rebuilt from the journal. */
+  public CompletionStage<Replayed> replay(String runId, long toSequenceNr) {
+    return envelopes(runId, toSequenceNr)
+        .thenApply(
+            list -> {
+              RunState state = RunState.EMPTY;
+              long version = 0;
+              for (EventEnvelope e : list) {
+                state = state.apply((RunEvent) e.event());
+                version = e.sequenceNr();
+              }
+              return new Replayed(state, version);
+            });
+  }
+
+  /** Answers when the journal database answers a query; fails or times out otherwise. */
+  public CompletionStage<Boolean> ping(Duration timeout) {
+    return readJournal
+        .currentEventsByPersistenceId(persistenceId("health-probe"), 0L, 1L)
+        .completionTimeout(timeout)
+        .runWith(Sink.ignore(), system)
+        .thenApply(done -> true);
+  }
+
+  public record Replayed(RunState state, long version) {}
+
+  static StoredEvent toStored(EventEnvelope envelope) {
+    RunEvent event = (RunEvent) envelope.event();
+    ObjectNode data = ReinsJson.mapper().valueToTree(event);
+    String type = data.remove("type").asText();
+    return new StoredEvent(envelope.sequenceNr(), type, event.at(), data);
+  }
+}

@@ -1,0 +1,55 @@
+package dev.reins.protocol.api;
+
+import dev.reins.protocol.run.CancelInfo;
+import dev.reins.protocol.run.ExecutorSpec;
+import dev.reins.protocol.run.RetryPolicy;
+import dev.reins.protocol.run.RunState;
+import dev.reins.protocol.run.RunStatus;
+import java.time.Instant;
+import java.util.Map;
+
+/** A run as {@code GET /v1/runs/{id}} shows it. {@code version} is the last event's sequence number. */
+public record RunView(
+    String id,
+    RunStatus state,
+    int attempt,
+    Instant createdAt,
+    Instant updatedAt,
+    ExecutorSpec executor,
+    long timeoutSeconds,
+    long cancelGraceSeconds,
+    RetryPolicy retry,
+    Map<String, String> labels,
+    String idempotencyKey,
+    Worker worker,
+    Exit exit,
+    CancelInfo cancel,
+    Instant retryAt,
+    long version) {
+
+  public record Worker(String node, long pid) {}
+
+  public record Exit(Integer code, String signal, String reason, String message) {}
+
+  public static RunView of(RunState s, long version) {
+    return new RunView(
+        s.runId(),
+        s.status(),
+        s.attempt(),
+        s.createdAt(),
+        s.updatedAt(),
+        s.spec().executor(),
+        s.spec().timeoutSeconds(),
+        s.spec().cancelGraceSeconds(),
+        s.spec().retry(),
+        s.spec().labels(),
+        s.spec().idempotencyKey(),
+        s.worker() == null ? null : new Worker(s.worker().node(), s.worker().pid()),
+        s.exit() == null
+            ? null
+            : new Exit(s.exit().code(), s.exit().signal(), s.exit().reason(), s.exit().message()),
+        s.cancel(),
+        s.retryAt(),
+        version);
+  }
+}

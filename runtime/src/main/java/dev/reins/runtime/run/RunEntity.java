@@ -1,0 +1,478 @@
+package dev.reins.runtime.run;
+
+import dev.reins.persistence.RunJournal;
+import dev.reins.protocol.run.RunEvent;
+import dev.reins.protocol.run.RunSpec;
+import dev.reins.protocol.run.RunState;
+import dev.reins.protocol.run.RunStatus;
+import dev.reins.protocol.run.WorkerInfo;
+import dev.reins.runtime.CborSerializable;
+import dev.reins.runtime.worker.ProcessWorker;
+import dev.reins.runtime.worker.WorkerPool;
+import dev.reins.runtime.worker.WorkerReport;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandlerBuilder;
+import org.apache.pekko.persistence.typed.javadsl.Effect;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
+import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+
+/**
+ * One run: a cluster-sharded, event-sourced actor that takes submit, cancel, reset, timeout and
+ * worker messages one at a time. Every accepted command writes one event and replies after the
+ * write; a rejected one writes nothing and replies with the reason. The transition table of the
+ * run lifecycle is the set of {@code forState} blocks in {@link #commandHandler()}.
+ *
+ * <p>Fencing: every worker message carries its attempt; a message from any attempt but the
+ * current one never changes the state. A stray process (one whose attempt the run no longer
+ * wants) is told to stop.
+ */
+public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, RunEvent, RunState> {
+
+  public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, RunJournal.ENTITY_TYPE);
+
+  // ---- protocol -------------------------------------------------------------------------------
+
+  public sealed interface Command extends CborSerializable {}
+
+  public record Submit(String runId, RunSpec spec, ActorRef<Reply> replyTo) implements Command {}
+
+  public record Get(ActorRef<Reply> replyTo) implements Command {}
+
+  /** {@code attempt}, when given, must be the current attempt (else {@link Outcome#STALE_ATTEMPT}). */
+  public record Cancel(String reason, Integer attempt, ActorRef<Reply> replyTo) implements Command {}
+
+  public record Reset(Integer attempt, ActorRef<Reply> replyTo) implements Command {}
+
+  /** Replies once the run is terminal (at once if it is already); the caller bounds the wait. */
+  public record AwaitTerminal(ActorRef<Reply> replyTo) implements Command {}
+
+  /** A worker's report, routed here by run id. */
+  public record FromWorker(WorkerReport report) implements Command {}
+
+  private record TimeoutFired(int attempt) implements Command {}
+
+  private record RetryDue(int attempt) implements Command {}
+
+  private record WorkerTerminated(int attempt, String node) implements Command {}
+
+  private record ResendStop(int attempt) implements Command {}
+
+  private record Idle() implements Command {}
+
+  /** Sent by sharding once passivation is agreed. */
+  private record StopEntity() implements Command {}
+
+  public enum Outcome {
+    /** submit: a new run. */
+    CREATED,
+    /** submit with an idempotency key already used with the same request. */
+    EXISTS,
+    /** the command changed the state (one event written). */
+    CHANGED,
+    /** the command was already in effect (cancel while cancelling); nothing written. */
+    UNCHANGED,
+    /** cancel of a terminal run; nothing written. */
+    ALREADY_TERMINAL,
+    NOT_FOUND,
+    /** the command named an attempt that is not the current one. */
+    STALE_ATTEMPT,
+    /** the command is not allowed in the run's state (reset while not terminal). */
+    INVALID_STATE,
+    /** submit with an idempotency key already used with a different request. */
+    IDEMPOTENCY_CONFLICT
+  }
+
+  /** The answer to every client command: what happened, and the run as it is now. */
+  public record Reply(Outcome outcome, RunState state, long version, String detail) implements CborSerializable {}
+
+  // ---- wiring ---------------------------------------------------------------------------------
+
+  /** Registers the entity type with sharding; the guardian calls this once per node. */
+  public static void init(
+      org.apache.pekko.actor.typed.ActorSystem<?> system,
+      ActorRef<WorkerPool.Command> localPool,
+      RunSettings settings,
+      Clock clock) {
+    ClusterSharding.get(system)
+        .init(
+            org.apache.pekko.cluster.sharding.typed.javadsl.Entity.of(
+                    TYPE_KEY,
+                    ctx -> create(ctx.getEntityId(), localPool, settings, clock, ctx.getShard()))
+                .withStopMessage(new StopEntity()));
+  }
+
+  /** Routes worker reports to run entities through sharding. */
+  public static java.util.function.BiConsumer<String, WorkerReport> reportRouter(org.apache.pekko.actor.typed.ActorSystem<?> system) {
+    ClusterSharding sharding = ClusterSharding.get(system);
+    return (runId, report) -> sharding.entityRefFor(TYPE_KEY, runId).tell(new FromWorker(report));
+  }
+
+  /**
+   * @param shard the sharding shard to ask for passivation, or {@code null} when not sharded (tests)
+   */
+  public static Behavior<Command> create(
+      String runId,
+      ActorRef<WorkerPool.Command> pool,
+      RunSettings settings,
+      Clock clock,
+      ActorRef<ClusterSharding.ShardCommand> shard) {
+    return Behaviors.setup(
+        ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, clock, shard)));
+  }
+
+  private static final String IDLE_TIMER = "idle";
+  private static final String RETRY_TIMER = "retry";
+  private static final String TIMEOUT_TIMER = "timeout";
+  private static final String STOP_TIMER = "resend-stop";
+
+  private final String runId;
+  private final ActorContext<Command> ctx;
+  private final TimerScheduler<Command> timers;
+  private final ActorRef<WorkerPool.Command> pool;
+  private final RunSettings settings;
+  private final Clock clock;
+  private final ActorRef<ClusterSharding.ShardCommand> shard;
+  private final ActorRefResolver resolver;
+  /** Clients waiting for a terminal state; not persisted (a restart ends their wait early). */
+  private final List<ActorRef<Reply>> awaitingTerminal = new ArrayList<>();
+  /** The attempt whose worker this incarnation watches, so each worker is watched once. */
+  private int watchedAttempt;
+
+  private RunEntity(
+      String runId,
+      ActorContext<Command> ctx,
+      TimerScheduler<Command> timers,
+      ActorRef<WorkerPool.Command> pool,
+      RunSettings settings,
+      Clock clock,
+      ActorRef<ClusterSharding.ShardCommand> shard) {
+    super(
+        PersistenceId.of(TYPE_KEY.name(), runId),
+        SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
+    this.runId = runId;
+    this.ctx = ctx;
+    this.timers = timers;
+    this.pool = pool;
+    this.settings = settings;
+    this.clock = clock;
+    this.shard = shard;
+    this.resolver = ActorRefResolver.get(ctx.getSystem());
+  }
+
+  @Override
+  public RunState emptyState() {
+    return RunState.EMPTY;
+  }
+
+  @Override
+  public EventHandler<RunState, RunEvent> eventHandler() {
+    return RunState::apply;
+  }
+
+  @Override
+  public Set<String> tagsFor(RunEvent event) {
+    return Set.of(RunEvent.TAG);
+  }
+
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    return RetentionCriteria.snapshotEvery(settings.snapshotEvery(), 2);
+  }
+
+  @Override
+  public SignalHandler<RunState> signalHandler() {
+    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::resume).build();
+  }
+
+  // ---- the transition table -------------------------------------------------------------------
+
+  @Override
+  public CommandHandler<Command, RunEvent, RunState> commandHandler() {
+    CommandHandlerBuilder<Command, RunEvent, RunState> b = newCommandHandlerBuilder();
+
+    b.forState(s -> !s.exists())
+        .onCommand(Submit.class, (s, c) -> persist(new RunEvent.RunSubmitted(runId, c.spec(), 1, now()), c.replyTo(), Outcome.CREATED))
+        .onCommand(Get.class, (s, c) -> notFound(c.replyTo()))
+        .onCommand(Cancel.class, (s, c) -> notFound(c.replyTo()))
+        .onCommand(Reset.class, (s, c) -> notFound(c.replyTo()))
+        .onCommand(AwaitTerminal.class, (s, c) -> notFound(c.replyTo()))
+        .onCommand(FromWorker.class, (s, c) -> stray(c.report(), null));
+
+    b.forState(s -> s.status() == RunStatus.PENDING)
+        .onCommand(Cancel.class, (s, c) -> stale(s, c.attempt(), c.replyTo())
+            ? Effect().none()
+            : persist(new RunEvent.CancelRequested(s.attempt(), c.reason(), now()), c.replyTo(), Outcome.CHANGED))
+        .onCommand(Reset.class, (s, c) -> rejectReset(s, c))
+        .onCommand(FromWorker.class, (s, c) -> onWorkerWhilePending(s, c.report()))
+        .onCommand(RetryDue.class, (s, c) -> {
+          if (c.attempt() == s.attempt()) {
+            requestSlot(s);
+          }
+          return Effect().none();
+        });
+
+    b.forState(s -> s.status() == RunStatus.RUNNING)
+        .onCommand(Cancel.class, (s, c) -> stale(s, c.attempt(), c.replyTo())
+            ? Effect().none()
+            : persist(new RunEvent.CancelRequested(s.attempt(), c.reason(), now()), c.replyTo(), Outcome.CHANGED))
+        .onCommand(Reset.class, (s, c) -> rejectReset(s, c))
+        .onCommand(TimeoutFired.class, (s, c) -> c.attempt() == s.attempt()
+            ? Effect().persist(new RunEvent.TimeoutReached(s.attempt(), now())).thenRun(this::resume)
+            : Effect().none())
+        .onCommand(FromWorker.class, (s, c) -> onWorkerWhileRunning(s, c.report()))
+        .onCommand(WorkerTerminated.class, (s, c) -> workerLost(s, c));
+
+    b.forState(s -> s.status() == RunStatus.CANCELLING)
+        .onCommand(Cancel.class, (s, c) -> stale(s, c.attempt(), c.replyTo())
+            ? Effect().none()
+            : reply(c.replyTo(), Outcome.UNCHANGED, s, "the run is already being cancelled"))
+        .onCommand(Reset.class, (s, c) -> rejectReset(s, c))
+        .onCommand(ResendStop.class, (s, c) -> {
+          if (c.attempt() == s.attempt()) {
+            stopWorker(s);
+          }
+          return Effect().none();
+        })
+        .onCommand(FromWorker.class, (s, c) -> onWorkerWhileRunning(s, c.report()))
+        .onCommand(WorkerTerminated.class, (s, c) -> workerLost(s, c));
+
+    b.forState(s -> s.status().isTerminal())
+        .onCommand(Cancel.class, (s, c) -> stale(s, c.attempt(), c.replyTo())
+            ? Effect().none()
+            : reply(c.replyTo(), Outcome.ALREADY_TERMINAL, s, "the run is already " + s.status().json()))
+        .onCommand(Reset.class, (s, c) -> stale(s, c.attempt(), c.replyTo())
+            ? Effect().none()
+            : persist(new RunEvent.RunReset(s.attempt() + 1, now()), c.replyTo(), Outcome.CHANGED))
+        .onCommand(FromWorker.class, (s, c) -> stray(c.report(), s));
+
+    // Commands every existing run answers the same way, whatever its state.
+    b.forAnyState()
+        .onCommand(Submit.class, (s, c) -> Objects.equals(s.spec(), c.spec())
+            ? reply(c.replyTo(), Outcome.EXISTS, s, null)
+            : reply(c.replyTo(), Outcome.IDEMPOTENCY_CONFLICT, s,
+                "idempotency key '" + c.spec().idempotencyKey() + "' was already used with a different request"))
+        .onCommand(Get.class, (s, c) -> reply(c.replyTo(), Outcome.UNCHANGED, s, null))
+        .onCommand(AwaitTerminal.class, (s, c) -> {
+          if (s.status().isTerminal()) {
+            return reply(c.replyTo(), Outcome.UNCHANGED, s, null);
+          }
+          awaitingTerminal.add(c.replyTo());
+          return Effect().none();
+        })
+        .onCommand(Idle.class, (s, c) -> passivate())
+        .onCommand(StopEntity.class, (s, c) -> Effect().stop())
+        // timers and watches of an attempt or state that is over: nothing to do
+        .onCommand(TimeoutFired.class, (s, c) -> Effect().none())
+        .onCommand(RetryDue.class, (s, c) -> Effect().none())
+        .onCommand(ResendStop.class, (s, c) -> Effect().none())
+        .onCommand(WorkerTerminated.class, (s, c) -> Effect().none());
+
+    return b.build();
+  }
+
+  // ---- command helpers ------------------------------------------------------------------------
+
+  private Effect<RunEvent, RunState> onWorkerWhilePending(RunState s, WorkerReport r) {
+    if (r.attempt() != s.attempt()) {
+      return stray(r, s);
+    }
+    if (r instanceof WorkerReport.Started started) {
+      WorkerInfo worker = new WorkerInfo(started.node(), started.pid(), resolver.toSerializationFormat(started.worker()));
+      return Effect().persist(new RunEvent.AttemptStarted(s.attempt(), worker, now()))
+          .thenRun(next -> {
+            r.worker().tell(ProcessWorker.ackFor(r));
+            resume(next);
+          });
+    }
+    if (r instanceof WorkerReport.StartFailed failed) {
+      return Effect().persist(new RunEvent.AttemptStartFailed(s.attempt(), failed.message(), now()))
+          .thenRun(next -> {
+            r.worker().tell(ProcessWorker.ackFor(r));
+            resume(next);
+          });
+    }
+    // an exit before its start was recorded cannot happen (reports are ordered); acknowledge it
+    r.worker().tell(ProcessWorker.ackFor(r));
+    return Effect().none();
+  }
+
+  private Effect<RunEvent, RunState> onWorkerWhileRunning(RunState s, WorkerReport r) {
+    if (r.attempt() != s.attempt()) {
+      return stray(r, s);
+    }
+    if (r instanceof WorkerReport.Exited exited) {
+      return Effect().persist(new RunEvent.AttemptExited(s.attempt(), exited.code(), exited.signal(), now()))
+          .thenRun(next -> {
+            r.worker().tell(ProcessWorker.ackFor(r));
+            resume(next);
+          });
+    }
+    // a repeated start report: already recorded
+    r.worker().tell(ProcessWorker.ackFor(r));
+    return Effect().none();
+  }
+
+  /**
+   * A report from an attempt this run does not want running: acknowledge it so the worker stops
+   * repeating it, and stop its process if it has one.
+   */
+  private Effect<RunEvent, RunState> stray(WorkerReport r, RunState s) {
+    if (r instanceof WorkerReport.Started) {
+      Duration grace = s == null ? Duration.ZERO : Duration.ofSeconds(s.spec().cancelGraceSeconds());
+      r.worker().tell(new ProcessWorker.Stop(r.attempt(), grace));
+    }
+    r.worker().tell(ProcessWorker.ackFor(r));
+    return Effect().none();
+  }
+
+  private Effect<RunEvent, RunState> workerLost(RunState s, WorkerTerminated c) {
+    if (c.attempt() != s.attempt()) {
+      return Effect().none();
+    }
+    ctx.getLog().warn("run {} attempt {}: worker on {} is gone without reporting an exit", runId, s.attempt(), c.node());
+    return Effect().persist(new RunEvent.WorkerLost(s.attempt(), c.node(), now())).thenRun(this::resume);
+  }
+
+  private boolean stale(RunState s, Integer attempt, ActorRef<Reply> replyTo) {
+    if (attempt != null && attempt != s.attempt()) {
+      replyTo.tell(new Reply(Outcome.STALE_ATTEMPT, s, lastSequenceNumber(ctx),
+          "attempt " + attempt + " is not the current attempt " + s.attempt()));
+      return true;
+    }
+    return false;
+  }
+
+  private Effect<RunEvent, RunState> rejectReset(RunState s, Reset c) {
+    if (stale(s, c.attempt(), c.replyTo())) {
+      return Effect().none();
+    }
+    return reply(c.replyTo(), Outcome.INVALID_STATE, s,
+        "a " + s.status().json() + " run cannot be reset; only a terminal run can (cancel it first)");
+  }
+
+  private Effect<RunEvent, RunState> persist(RunEvent event, ActorRef<Reply> replyTo, Outcome outcome) {
+    return Effect().persist(event)
+        .thenRun(this::resume)
+        .thenReply(replyTo, next -> new Reply(outcome, next, lastSequenceNumber(ctx), null));
+  }
+
+  private Effect<RunEvent, RunState> reply(ActorRef<Reply> replyTo, Outcome outcome, RunState s, String detail) {
+    return Effect().reply(replyTo, new Reply(outcome, s, lastSequenceNumber(ctx), detail));
+  }
+
+  private Effect<RunEvent, RunState> notFound(ActorRef<Reply> replyTo) {
+    timers.startSingleTimer(IDLE_TIMER, new Idle(), Duration.ZERO);
+    return Effect().reply(replyTo, new Reply(Outcome.NOT_FOUND, RunState.EMPTY, 0, "no run with id " + runId));
+  }
+
+  // ---- side effects of being in a state -------------------------------------------------------
+
+  /**
+   * Does what the state asks for, after an event is written or after recovery: request a slot,
+   * watch the worker, arm the timeout, repeat a stop, answer waiting clients or go idle. Safe to
+   * repeat: the pool and the worker treat repeated messages as no-ops.
+   */
+  private void resume(RunState s) {
+    if (!s.exists()) {
+      timers.startSingleTimer(IDLE_TIMER, new Idle(), Duration.ZERO);
+      return;
+    }
+    if (!s.status().isTerminal()) {
+      timers.cancel(IDLE_TIMER);
+    }
+    switch (s.status()) {
+      case PENDING -> {
+        Duration wait = s.retryAt() == null ? Duration.ZERO : Duration.between(clock.instant(), s.retryAt());
+        if (wait.isNegative() || wait.isZero()) {
+          requestSlot(s);
+        } else {
+          timers.startSingleTimer(RETRY_TIMER, new RetryDue(s.attempt()), wait);
+        }
+      }
+      case RUNNING -> {
+        watchWorker(s);
+        Instant deadline = s.attemptStartedAt().plusSeconds(s.spec().timeoutSeconds());
+        Duration left = Duration.between(clock.instant(), deadline);
+        timers.startSingleTimer(TIMEOUT_TIMER, new TimeoutFired(s.attempt()), left.isNegative() ? Duration.ZERO : left);
+      }
+      case CANCELLING -> {
+        watchWorker(s);
+        timers.cancel(TIMEOUT_TIMER);
+        stopWorker(s);
+        timers.startTimerWithFixedDelay(STOP_TIMER, new ResendStop(s.attempt()), settings.stopResendInterval());
+      }
+      default -> {
+        // terminal: the cancel of a pending attempt may race a worker that just got its slot
+        if (s.status() == RunStatus.CANCELLED && s.worker() == null) {
+          pool.tell(new WorkerPool.Withdraw(runId, s.attempt(), Duration.ofSeconds(s.spec().cancelGraceSeconds())));
+        }
+        timers.cancelAll();
+        for (ActorRef<Reply> waiting : awaitingTerminal) {
+          waiting.tell(new Reply(Outcome.UNCHANGED, s, lastSequenceNumber(ctx), null));
+        }
+        awaitingTerminal.clear();
+        timers.startSingleTimer(IDLE_TIMER, new Idle(), settings.passivateAfter());
+      }
+    }
+  }
+
+  private void requestSlot(RunState s) {
+    pool.tell(new WorkerPool.RequestSlot(runId, s.attempt(), s.spec()));
+  }
+
+  private void stopWorker(RunState s) {
+    workerRef(s).tell(new ProcessWorker.Stop(s.attempt(), Duration.ofSeconds(s.spec().cancelGraceSeconds())));
+  }
+
+  private ActorRef<ProcessWorker.Command> workerRef(RunState s) {
+    return resolver.resolveActorRef(s.worker().workerRef());
+  }
+
+  /**
+   * Death watch on the attempt's worker. If it is already gone (this node restarted since, so the
+   * ref names an actor of an earlier incarnation), the watch fires at once and the run learns that
+   * its worker was lost.
+   */
+  private void watchWorker(RunState s) {
+    if (watchedAttempt != s.attempt()) {
+      ctx.watchWith(workerRef(s), new WorkerTerminated(s.attempt(), s.worker().node()));
+      watchedAttempt = s.attempt();
+    }
+  }
+
+  private Instant now() {
+    return clock.instant();
+  }
+
+  /**
+   * An idle entity (terminal, or never submitted) leaves memory. Through sharding it must ask its
+   * shard: with remembered entities, an entity that simply stopped would be restarted.
+   */
+  private Effect<RunEvent, RunState> passivate() {
+    if (shard == null) {
+      return Effect().stop();
+    }
+    shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
+    return Effect().none();
+  }
+}

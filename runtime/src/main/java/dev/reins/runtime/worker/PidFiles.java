@@ -1,0 +1,99 @@
+package dev.reins.runtime.worker;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The pids of the processes this node started, one file per attempt under {@code
+ * <data-dir>/workers/}, each with the process's start time. After a crash the next start of the
+ * node kills what is left of those processes; the start time guards against killing an unrelated
+ * process that was given a reused pid.
+ */
+public final class PidFiles {
+  private static final Logger log = LoggerFactory.getLogger(PidFiles.class);
+
+  private final Path dir;
+
+  public PidFiles(Path dataDir) {
+    this.dir = dataDir.resolve("workers");
+  }
+
+  public void record(String runId, int attempt, ProcessHandle process) throws IOException {
+    Files.createDirectories(dir);
+    long started = process.info().startInstant().map(Instant::toEpochMilli).orElse(-1L);
+    Path tmp = dir.resolve(name(runId, attempt) + ".tmp");
+    Files.writeString(tmp, process.pid() + " " + started + "\n", StandardCharsets.US_ASCII);
+    Files.move(tmp, dir.resolve(name(runId, attempt)), StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  public void remove(String runId, int attempt) {
+    try {
+      Files.deleteIfExists(dir.resolve(name(runId, attempt)));
+    } catch (IOException e) {
+      log.warn("could not remove pid file of run {} attempt {}: {}", runId, attempt, e.toString());
+    }
+  }
+
+  /**
+   * Kills the process groups recorded by an earlier life of this node (they are orphans: no worker
+   * owns them any more) and forgets them. Returns the pids that were killed.
+   */
+  public List<Long> reapOrphans() {
+    List<Long> killed = new ArrayList<>();
+    if (!Files.isDirectory(dir)) {
+      return killed;
+    }
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.pid")) {
+      for (Path file : files) {
+        reap(file).ifPresent(killed::add);
+        Files.deleteIfExists(file);
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read pid files in " + dir, e);
+    }
+    return killed;
+  }
+
+  private Optional<Long> reap(Path file) throws IOException {
+    String[] parts = Files.readString(file, StandardCharsets.US_ASCII).trim().split(" ");
+    long pid;
+    long started;
+    try {
+      pid = Long.parseLong(parts[0]);
+      started = Long.parseLong(parts[1]);
+    } catch (RuntimeException e) {
+      log.warn("ignoring unreadable pid file {}", file);
+      return Optional.empty();
+    }
+    Optional<ProcessHandle> leader = ProcessHandle.of(pid);
+    if (leader.isPresent()) {
+      long actual = leader.get().info().startInstant().map(Instant::toEpochMilli).orElse(-2L);
+      if (actual != started) {
+        log.info("pid {} was reused by an unrelated process; not touching it", pid);
+        return Optional.empty();
+      }
+      ProcessTree.signal(leader.get(), ProcessTree.Signal.KILL);
+    } else if (ProcessTree.groupAlive(pid)) {
+      // the leader is gone but members of its group live on; the group id cannot have been reused
+      ProcessTree.signalGroup(pid, ProcessTree.Signal.KILL);
+    } else {
+      return Optional.empty();
+    }
+    log.warn("killed orphaned process group {} left by a previous run of this node ({})", pid, file.getFileName());
+    return Optional.of(pid);
+  }
+
+  private static String name(String runId, int attempt) {
+    return runId + "." + attempt + ".pid";
+  }
+}
