@@ -1,5 +1,6 @@
 package dev.reins.http;
 
+import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
@@ -38,6 +39,12 @@ final class Problems {
 
   /** A Jackson failure on a request body, as a problem naming the field where possible. */
   static Problem fromJson(JsonProcessingException e) {
+    // A syntax error inside a value reaches us wrapped with the path of the value; it is still a
+    // body that is not JSON, not a field with a wrong value.
+    JsonParseException syntax = syntaxError(e);
+    if (syntax != null) {
+      return malformed(syntax);
+    }
     if (e instanceof UnrecognizedPropertyException u) {
       return Problem.invalidField(path(u), "unknown field '" + u.getPropertyName() + "'");
     }
@@ -50,8 +57,21 @@ final class Problems {
     if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
       return Problem.invalidField(path(m), m.getOriginalMessage());
     }
+    return malformed(e);
+  }
+
+  private static Problem malformed(JsonProcessingException e) {
     String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
     return Problem.malformedJson("the body is not valid JSON" + where + ": " + e.getOriginalMessage());
+  }
+
+  private static JsonParseException syntaxError(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof JsonParseException p) {
+        return p;
+      }
+    }
+    return null;
   }
 
   private static String simpleType(MismatchedInputException e) {

@@ -14,6 +14,8 @@ import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
@@ -59,6 +61,11 @@ public final class ReinsServer implements AutoCloseable {
   private static Behavior<Void> guardian(Config config, CompletableFuture<ServerBinding> bound) {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
+      if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+        // no seed nodes configured (tests, ephemeral ports): this node forms its own cluster
+        Cluster cluster = Cluster.get(system);
+        cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      }
       ReinsNode node = ReinsNode.start(ctx, config, Clock.systemUTC());
       RunJournal journal = new RunJournal(system);
       Runs runs = new Runs(system, config.getDuration("reins.http.ask-timeout"));

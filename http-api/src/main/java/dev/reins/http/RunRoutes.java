@@ -1,5 +1,7 @@
 package dev.reins.http;
 
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.reins.persistence.RunJournal;
@@ -14,6 +16,7 @@ import dev.reins.runtime.run.RunEntity.Outcome;
 import dev.reins.runtime.run.Runs;
 import dev.reins.runtime.worker.AttemptLog;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -92,7 +95,7 @@ final class RunRoutes extends AllDirectives {
       if (body.isBlank()) {
         return Problems.complete(Problem.invalidField("executor.command", "a JSON body with executor.command is required"));
       }
-      request = json.readValue(body, SubmitRunRequest.class);
+      request = readBody(body, SubmitRunRequest.class);
       if (request == null) {
         return Problems.complete(Problem.invalidField("executor.command", "a JSON object with executor.command is required"));
       }
@@ -119,7 +122,7 @@ final class RunRoutes extends AllDirectives {
     CancelRequest request;
     Duration wait;
     try {
-      request = body.isBlank() ? CancelRequest.EMPTY : json.readValue(body, CancelRequest.class);
+      request = Optional.ofNullable(body.isBlank() ? null : readBody(body, CancelRequest.class)).orElse(CancelRequest.EMPTY);
       wait = parseWait(waitParam);
     } catch (JsonProcessingException e) {
       return Problems.complete(Problems.fromJson(e));
@@ -157,7 +160,7 @@ final class RunRoutes extends AllDirectives {
   private Route reset(String id, String body) {
     ResetRequest request;
     try {
-      request = body.isBlank() ? ResetRequest.EMPTY : json.readValue(body, ResetRequest.class);
+      request = Optional.ofNullable(body.isBlank() ? null : readBody(body, ResetRequest.class)).orElse(ResetRequest.EMPTY);
     } catch (JsonProcessingException e) {
       return Problems.complete(Problems.fromJson(e));
     }
@@ -178,9 +181,13 @@ final class RunRoutes extends AllDirectives {
     Integer attempt;
     try {
       tail = tailParam.map(Integer::parseInt).orElse(65536);
+    } catch (NumberFormatException e) {
+      return Problems.complete(Problem.invalidField("tail", "must be a whole number"));
+    }
+    try {
       attempt = attemptParam.map(Integer::parseInt).orElse(null);
     } catch (NumberFormatException e) {
-      return Problems.complete(Problem.invalidField(tailParam.isPresent() ? "tail" : "attempt", "must be a whole number"));
+      return Problems.complete(Problem.invalidField("attempt", "must be a whole number"));
     }
     if (tail < 0 || tail > MAX_TAIL) {
       return Problems.complete(Problem.invalidField("tail", "must be between 0 and " + MAX_TAIL));
@@ -203,6 +210,24 @@ final class RunRoutes extends AllDirectives {
         throw new CompletionException(e);
       }
     });
+  }
+
+  /**
+   * Reads a body that must be exactly one JSON value: {@code {...} {...}} or a value followed by
+   * garbage is malformed, not a request to guess at. JSON {@code null} reads as {@code null}.
+   */
+  private <T> T readBody(String body, Class<T> type) throws JsonProcessingException {
+    try (JsonParser parser = json.createParser(body)) {
+      T value = json.readValue(parser, type);
+      if (parser.nextToken() != null) {
+        throw new JsonParseException(parser, "unexpected content after the JSON value");
+      }
+      return value;
+    } catch (JsonProcessingException e) {
+      throw e;
+    } catch (IOException e) {
+      throw new UncheckedIOException("reading a string cannot fail", e);
+    }
   }
 
   static Duration parseWait(Optional<String> wait) {

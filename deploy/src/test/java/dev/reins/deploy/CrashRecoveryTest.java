@@ -1,0 +1,187 @@
+package dev.reins.deploy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.reins.protocol.json.ReinsJson;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The server is killed with SIGKILL in the middle of its work and started again on the same data
+ * directory: no accepted run or event is lost, orphaned processes are killed, and each in-flight
+ * run is resolved by policy without any client touching it.
+ */
+class CrashRecoveryTest {
+  private final HttpClient http = HttpClient.newHttpClient();
+  private final List<Process> servers = new ArrayList<>();
+  private final List<Long> strayPids = new ArrayList<>();
+  private int httpPort;
+
+  @AfterEach
+  void cleanUp() {
+    servers.forEach(Process::destroyForcibly);
+    strayPids.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
+  }
+
+  @Test
+  void sigkillAndRestartResolvesEveryInFlightRunByPolicy() throws Exception {
+    Path dataDir = Files.createTempDirectory("reins-crash-");
+    httpPort = freePort();
+    int remotePort = freePort();
+
+    Process first = startServer(dataDir, remotePort);
+    awaitReady();
+    String retried = submit("[\"sleep\",\"600\"]", "\"retry\":{\"maxAttempts\":2,\"backoffSeconds\":0}");
+    String lost = submit("[\"sleep\",\"600\"]", null);
+    String stubborn = submit("[\"sh\",\"-c\",\"trap '' TERM; sleep 600\"]", "\"cancelGraceSeconds\":600");
+    String queued = submit("[\"sleep\",\"600\"]", null); // the pool has 3 slots: this one waits
+    long retriedPid = awaitState(retried, "running").get("worker").get("pid").asLong();
+    long lostPid = awaitState(lost, "running").get("worker").get("pid").asLong();
+    long stubbornPid = awaitState(stubborn, "running").get("worker").get("pid").asLong();
+    strayPids.addAll(List.of(retriedPid, lostPid, stubbornPid));
+    assertEquals("pending", get(stubborn.equals(queued) ? stubborn : queued).get("state").asText());
+    assertEquals(202, post("/v1/runs/" + stubborn + "/cancel", "{\"reason\":\"crash test\"}").statusCode());
+    assertEquals("cancelling", get(stubborn).get("state").asText());
+    long eventsBefore = events(retried).size() + events(lost).size() + events(stubborn).size() + events(queued).size();
+
+    first.destroyForcibly(); // SIGKILL: no shutdown hook, no clean-up
+    assertTrue(first.waitFor(30, TimeUnit.SECONDS));
+    for (long pid : List.of(retriedPid, lostPid, stubbornPid)) {
+      assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the crash orphaned pid " + pid);
+    }
+
+    startServer(dataDir, remotePort);
+    awaitReady();
+    for (long pid : List.of(retriedPid, lostPid, stubbornPid)) {
+      long p = pid;
+      await("orphan " + pid + " killed", () -> ProcessHandle.of(p).map(h -> !h.isAlive()).orElse(true));
+    }
+    // The entities come back by themselves (remembered entities): watch their journals only.
+    await("the retried run records its lost worker", () -> types(retried).contains("WorkerLost"));
+    await("the other run records its lost worker", () -> types(lost).contains("WorkerLost"));
+    await("the cancelling run finishes its cancel", () -> types(stubborn).contains("WorkerLost"));
+    await("the queued run starts", () -> types(queued).contains("AttemptStarted"));
+
+    JsonNode r = awaitState(retried, "running");
+    assertEquals(2, r.get("attempt").asInt(), "a lost attempt with retries left is retried as a new attempt");
+    assertFalse(List.of(retriedPid, lostPid, stubbornPid).contains(r.get("worker").get("pid").asLong()));
+    strayPids.add(r.get("worker").get("pid").asLong());
+    JsonNode l = get(lost);
+    assertEquals("failed", l.get("state").asText());
+    assertEquals("worker_lost", l.get("exit").get("reason").asText());
+    assertEquals("cancelled", get(stubborn).get("state").asText());
+    long eventsAfter = events(retried).size() + events(lost).size() + events(stubborn).size() + events(queued).size();
+    assertTrue(eventsAfter > eventsBefore, "nothing accepted before the crash is lost: " + eventsBefore + " -> " + eventsAfter);
+    assertEquals(types(lost).subList(0, 2), List.of("RunSubmitted", "AttemptStarted"));
+
+    for (String id : List.of(retried, queued)) {
+      post("/v1/runs/" + id + "/cancel?wait=20s", null);
+    }
+  }
+
+  private Process startServer(Path dataDir, int remotePort) throws IOException {
+    ProcessBuilder pb = new ProcessBuilder(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"),
+        Main.class.getName());
+    pb.environment().put("REINS_DATA_DIR", dataDir.toString());
+    pb.environment().put("REINS_HTTP_PORT", Integer.toString(httpPort));
+    pb.environment().put("REINS_REMOTE_PORT", Integer.toString(remotePort));
+    pb.environment().put("REINS_WORKER_SLOTS", "3");
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.resolve("server.log").toFile()));
+    Process p = pb.start();
+    servers.add(p);
+    return p;
+  }
+
+  private void awaitReady() throws Exception {
+    await("server ready", () -> {
+      try {
+        return send("GET", "/v1/health/ready", null).statusCode() == 200;
+      } catch (IOException e) {
+        return false;
+      }
+    });
+  }
+
+  private String submit(String command, String extra) throws Exception {
+    HttpResponse<String> r = post("/v1/runs", "{\"executor\":{\"command\":" + command + "}" + (extra == null ? "" : "," + extra) + "}");
+    assertEquals(202, r.statusCode(), r.body());
+    return ReinsJson.mapper().readTree(r.body()).get("id").asText();
+  }
+
+  private JsonNode get(String id) throws Exception {
+    return ReinsJson.mapper().readTree(send("GET", "/v1/runs/" + id, null).body());
+  }
+
+  private JsonNode events(String id) throws Exception {
+    return ReinsJson.mapper().readTree(send("GET", "/v1/runs/" + id + "/events", null).body());
+  }
+
+  private List<String> types(String id) throws Exception {
+    List<String> out = new ArrayList<>();
+    events(id).forEach(e -> out.add(e.get("type").asText()));
+    return out;
+  }
+
+  private JsonNode awaitState(String id, String state) throws Exception {
+    JsonNode[] last = new JsonNode[1];
+    await(id + " " + state, () -> {
+      last[0] = get(id);
+      return state.equals(last[0].get("state").asText());
+    });
+    return last[0];
+  }
+
+  private HttpResponse<String> post(String path, String body) throws Exception {
+    return send("POST", path, body);
+  }
+
+  private HttpResponse<String> send(String method, String path, String body) throws IOException, InterruptedException {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + path)).timeout(Duration.ofSeconds(20));
+    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    if (body != null) {
+      b.header("Content-Type", "application/json");
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  interface Check {
+    boolean holds() throws Exception;
+  }
+
+  /** Polls a condition on the other JVM (there is nothing to subscribe to) for up to 60 s. */
+  private static void await(String what, Check check) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < deadline) {
+      if (check.holds()) {
+        return;
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("timed out waiting for: " + what);
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+}

@@ -1,0 +1,150 @@
+package dev.reins.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.reins.protocol.json.ReinsJson;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * A real Reins server for tests: its own data directory, ephemeral HTTP and remoting ports, and a
+ * small HTTP client speaking to it over the loopback.
+ */
+public final class TestServer implements AutoCloseable {
+  public final ReinsServer server;
+  public final Path dataDir;
+  public final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  private TestServer(ReinsServer server, Path dataDir) {
+    this.server = server;
+    this.dataDir = dataDir;
+  }
+
+  /** @param overrides extra configuration, e.g. {@code reins.db.url} for PostgreSQL */
+  public static TestServer start(Map<String, Object> overrides) throws IOException {
+    Path dataDir = Files.createTempDirectory("reins-test-");
+    Config config = ConfigFactory.parseMap(overrides)
+        .withFallback(ConfigFactory.parseMap(Map.of(
+            "reins.data-dir", dataDir.toString(),
+            "reins.http.port", 0,
+            "reins.remote.port", 0,
+            "pekko.cluster.seed-nodes", java.util.List.of())))
+        .withFallback(ConfigFactory.load());
+    return new TestServer(ReinsServer.start(config), dataDir);
+  }
+
+  public static TestServer start() throws IOException {
+    return start(Map.of());
+  }
+
+  public URI uri(String path) {
+    return URI.create("http://127.0.0.1:" + server.address().getPort() + path);
+  }
+
+  public HttpResponse<String> send(String method, String path, String body) throws IOException, InterruptedException {
+    HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30));
+    if (body != null) {
+      b.header("Content-Type", "application/json");
+    }
+    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Sends raw bytes; {@code chunked} leaves out Content-Length (the body streams). */
+  public HttpResponse<String> sendBytes(String method, String path, byte[] body, boolean chunked)
+      throws IOException, InterruptedException {
+    HttpRequest.BodyPublisher publisher = chunked
+        ? HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body))
+        : HttpRequest.BodyPublishers.ofByteArray(body);
+    HttpRequest request = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30))
+        .header("Content-Type", "application/json")
+        .method(method, publisher)
+        .build();
+    return http.send(request, HttpResponse.BodyHandlers.ofString());
+  }
+
+  public HttpResponse<String> get(String path) throws IOException, InterruptedException {
+    return send("GET", path, null);
+  }
+
+  public HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
+    return send("POST", path, body);
+  }
+
+  public static JsonNode json(HttpResponse<String> response) throws IOException {
+    return ReinsJson.mapper().readTree(response.body());
+  }
+
+  /** Submits {@code command} (JSON array text) and returns the run id. */
+  public String submit(String commandJson, String extraFields) throws IOException, InterruptedException {
+    String body = "{\"executor\":{\"type\":\"process\",\"command\":" + commandJson + "}"
+        + (extraFields == null ? "" : "," + extraFields) + "}";
+    HttpResponse<String> r = post("/v1/runs", body);
+    if (r.statusCode() != 202) {
+      throw new AssertionError("submit answered " + r.statusCode() + ": " + r.body());
+    }
+    return json(r).get("id").asText();
+  }
+
+  /** Polls the run until it is in {@code state}; fails after {@code timeout}. */
+  public JsonNode awaitState(String runId, String state, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    JsonNode last = null;
+    while (System.nanoTime() < deadline) {
+      last = json(get("/v1/runs/" + runId));
+      if (state.equals(last.path("state").asText())) {
+        return last;
+      }
+      Thread.sleep(20); // polling an external system (the HTTP API); there is nothing to subscribe to
+    }
+    throw new AssertionError("run " + runId + " did not reach " + state + " in " + timeout + "; last: " + last);
+  }
+
+  /** Polls {@code probe} until it returns normally; rethrows its last failure after {@code timeout}. */
+  public static <T> T await(Duration timeout, java.util.concurrent.Callable<T> probe) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      try {
+        return probe.call();
+      } catch (AssertionError | Exception e) {
+        if (System.nanoTime() >= deadline) {
+          throw e;
+        }
+      }
+      Thread.sleep(20); // polling an external system; there is nothing to subscribe to
+    }
+  }
+
+  /**
+   * The OS processes started by this JVM that are still alive. The server's workers start run
+   * processes as children of the test JVM, so this is every process the tests' runs left behind.
+   */
+  public static java.util.List<ProcessHandle> liveChildProcesses() {
+    return ProcessHandle.current().descendants().filter(ProcessHandle::isAlive).toList();
+  }
+
+  /** Waits until every process started by this JVM is gone; fails naming them otherwise. */
+  public static void awaitNoChildProcesses(Duration timeout) throws Exception {
+    await(timeout, () -> {
+      java.util.List<ProcessHandle> left = liveChildProcesses();
+      if (!left.isEmpty()) {
+        throw new AssertionError("processes left running: " + left.stream()
+            .map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList());
+      }
+      return null;
+    });
+  }
+
+  @Override
+  public void close() {
+    server.close();
+  }
+}
