@@ -50,7 +50,7 @@ public record JournalDatabase(
     } else {
       throw new IllegalArgumentException(
           "reins.db.url (REINS_DB_URL) must be a jdbc:postgresql: or jdbc:h2: URL, or empty for the embedded database; got "
-              + url.replaceAll("password=[^&;]*", "password=***"));
+              + redacted(url));
     }
     return new JournalDatabase(
         dialect,
@@ -84,6 +84,16 @@ public record JournalDatabase(
 
   @Override
   public String toString() {
-    return "JournalDatabase[" + dialect + " " + url.replaceAll("password=[^&;]*", "password=***") + "]";
+    return "JournalDatabase[" + dialect + " " + redacted(url) + "]";
+  }
+
+  /**
+   * The URL as it may appear in logs and errors: a {@code password=} parameter (any case, also
+   * {@code sslpassword}) and the password of a {@code //user:password@host} part are masked. The
+   * second form is what a libpq-style URL pasted into REINS_DB_URL by mistake looks like.
+   */
+  static String redacted(String url) {
+    return url.replaceAll("(?i)(password=)[^&;]*", "$1***")
+        .replaceAll("(//[^/?#;:@]*:)[^/?#;]*@", "$1***@");
   }
 }

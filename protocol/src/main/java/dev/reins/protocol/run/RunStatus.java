@@ -23,7 +23,10 @@ public enum RunStatus {
     return name().toLowerCase(Locale.ROOT);
   }
 
-  @JsonCreator
+  // DELEGATING said explicitly: Pekko's Jackson serializer (snapshots of RunState) registers the
+  // parameter-names module, with which a bare @JsonCreator taking one argument is read as a
+  // properties creator and every snapshot holding a status fails to deserialize.
+  @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
   public static RunStatus fromJson(String value) {
     return valueOf(value.toUpperCase(Locale.ROOT));
   }
