@@ -23,35 +23,36 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
+import dev.reins.persistence.TestDatabases;
+import java.nio.file.Path;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Many clients cancel and reset one run at once over real HTTP while its attempts run real
  * processes. The run entity takes the messages one at a time, so the journal must account for
  * every accepted change exactly once, and no two processes of the run may ever coexist.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CancelResetStormTest {
   private static final int THREADS = 8;
   private static final int REQUESTS_PER_THREAD = 64;
 
-  private TestServer server;
-
-  @BeforeAll
-  void start() throws Exception {
-    server = TestServer.start();
+  /** On the embedded H2 journal and on PostgreSQL (skipped with a message when there is none). */
+  @ParameterizedTest
+  @EnumSource(TestDatabases.Backend.class)
+  void interleavedCancelAndResetAreEachJournaledOnceAndNeverOverlapProcesses(TestDatabases.Backend backend, @TempDir Path dir)
+      throws Exception {
+    try (TestDatabases.TestDatabase db = TestDatabases.fresh(backend, dir);
+        TestServer server = TestServer.start(Map.of(
+            "reins.db.url", backend == TestDatabases.Backend.H2 ? "" : db.journal().url(),
+            "reins.db.user", db.journal().user(),
+            "reins.db.password", db.journal().password()))) {
+      storm(server);
+    }
   }
 
-  @AfterAll
-  void stop() {
-    server.close();
-  }
-
-  @Test
-  void interleavedCancelAndResetAreEachJournaledOnceAndNeverOverlapProcesses() throws Exception {
+  private void storm(TestServer server) throws Exception {
     String runId = server.submit("[\"sleep\",\"600\"]", "\"cancelGraceSeconds\":5");
     server.awaitState(runId, "running", Duration.ofSeconds(30));
 
