@@ -6,11 +6,14 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import java.util.List;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeoutException;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpMethod;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.headers.Allow;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.MalformedQueryParamRejection;
 import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
@@ -138,6 +141,13 @@ final class Problems {
     return complete(Problem.of(500, "internal", "Internal error", "an unexpected error occurred; see the server log"));
   }
 
+  /** RFC 9110 (15.5.6): a 405 must say in {@code Allow} which methods the resource has. */
+  private static Route methodNotAllowed(List<HttpMethod> allowed) {
+    Problem p = Problem.of(405, "method-not-allowed", "Method not allowed",
+        "allowed: " + String.join(", ", allowed.stream().map(HttpMethod::name).toList()));
+    return Directives.complete(p.toResponse().addHeader(Allow.create(allowed.toArray(HttpMethod[]::new))));
+  }
+
   /** Pekko's default rejection answers are text/plain; every answer of the API is a problem. */
   private static HttpResponse asProblem(HttpResponse response) {
     if (response.entity().getContentType().equals(Problem.PROBLEM_JSON)
@@ -157,8 +167,7 @@ final class Problems {
         .handle(MissingQueryParamRejection.class, r -> complete(Problem.invalidField(r.parameterName(), "required query parameter")))
         .handle(UnsupportedRequestContentTypeRejection.class, r -> complete(Problem.of(415, "unsupported-media-type",
             "Unsupported media type", "send the body as application/json")))
-        .handleAll(MethodRejection.class, rs -> complete(Problem.of(405, "method-not-allowed", "Method not allowed",
-            "allowed: " + String.join(", ", rs.stream().map(r -> r.supported().name()).toList()))))
+        .handleAll(MethodRejection.class, rs -> methodNotAllowed(rs.stream().map(MethodRejection::supported).distinct().toList()))
         .handleNotFound(complete(Problem.notFound("no such resource; see the README for the API")))
         .build()
         .withFallback(RejectionHandler.defaultHandler())

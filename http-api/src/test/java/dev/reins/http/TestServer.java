@@ -31,13 +31,19 @@ public final class TestServer implements AutoCloseable {
   /** @param overrides extra configuration, e.g. {@code reins.db.url} for PostgreSQL */
   public static TestServer start(Map<String, Object> overrides) throws IOException {
     Path dataDir = Files.createTempDirectory("reins-test-");
+    // Resolved only once everything is layered: reference.conf derives the remoting port (and
+    // more) from reins.* keys by substitution, so a config resolved earlier would keep 25520 and
+    // two servers (or two test JVMs) would fight over it.
     Config config = ConfigFactory.parseMap(overrides)
         .withFallback(ConfigFactory.parseMap(Map.of(
             "reins.data-dir", dataDir.toString(),
             "reins.http.port", 0,
             "reins.remote.port", 0,
-            "pekko.cluster.seed-nodes", java.util.List.of())))
-        .withFallback(ConfigFactory.load());
+            "pekko.cluster.seed-nodes", java.util.List.of(),
+            "pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on")))
+        .withFallback(ConfigFactory.defaultApplication())
+        .withFallback(ConfigFactory.defaultReferenceUnresolved())
+        .resolve();
     return new TestServer(ReinsServer.start(config), dataDir);
   }
 
@@ -123,6 +129,20 @@ public final class TestServer implements AutoCloseable {
     }
   }
 
+  /** An assertion that may throw. */
+  @FunctionalInterface
+  public interface Check {
+    void run() throws Exception;
+  }
+
+  /** Repeats {@code check} until it passes; rethrows its last failure after {@code timeout}. */
+  public static void awaitAssert(Duration timeout, Check check) throws Exception {
+    await(timeout, () -> {
+      check.run();
+      return null;
+    });
+  }
+
   /**
    * The OS processes started by this JVM that are still alive. The server's workers start run
    * processes as children of the test JVM, so this is every process the tests' runs left behind.
@@ -133,13 +153,12 @@ public final class TestServer implements AutoCloseable {
 
   /** Waits until every process started by this JVM is gone; fails naming them otherwise. */
   public static void awaitNoChildProcesses(Duration timeout) throws Exception {
-    await(timeout, () -> {
+    awaitAssert(timeout, () -> {
       java.util.List<ProcessHandle> left = liveChildProcesses();
       if (!left.isEmpty()) {
         throw new AssertionError("processes left running: " + left.stream()
             .map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList());
       }
-      return null;
     });
   }
 

@@ -256,7 +256,9 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
         .onCommand(FromWorker.class, (s, c) -> onWorkerWhileRunning(s, c.report()))
         .onCommand(WorkerTerminated.class, (s, c) -> workerLost(s, c));
 
-    b.forState(s -> s.status().isTerminal())
+    // exists(): a command the first block does not list (Idle) is matched against every later
+    // predicate, including for a run that was never submitted
+    b.forState(s -> s.exists() && s.status().isTerminal())
         .onCommand(Cancel.class, (s, c) -> stale(s, c.attempt(), c.replyTo())
             ? Effect().none()
             : reply(c.replyTo(), Outcome.ALREADY_TERMINAL, s, "the run is already " + s.status().json()))
@@ -279,7 +281,9 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
           awaitingTerminal.add(c.replyTo());
           return Effect().none();
         })
-        .onCommand(Idle.class, (s, c) -> passivate())
+        // An Idle stashed while an event was being written outlives the cancel of its timer: only a
+        // run that is still idle (never submitted, or terminal) may leave memory.
+        .onCommand(Idle.class, (s, c) -> s.exists() && !s.status().isTerminal() ? Effect().none() : passivate())
         .onCommand(StopEntity.class, (s, c) -> Effect().stop())
         // timers and watches of an attempt or state that is over: nothing to do
         .onCommand(TimeoutFired.class, (s, c) -> Effect().none())
@@ -381,7 +385,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   }
 
   private Effect<RunEvent, RunState> notFound(ActorRef<Reply> replyTo) {
-    timers.startSingleTimer(IDLE_TIMER, new Idle(), Duration.ZERO);
+    timers.startSingleTimer(IDLE_TIMER, new Idle(), settings.passivateAfter());
     return Effect().reply(replyTo, new Reply(Outcome.NOT_FOUND, RunState.EMPTY, 0, "no run with id " + runId));
   }
 
@@ -394,7 +398,9 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
    */
   private void resume(RunState s) {
     if (!s.exists()) {
-      timers.startSingleTimer(IDLE_TIMER, new Idle(), Duration.ZERO);
+      // Not at once: without a shard (tests) passivating is stopping, and an entity that stopped
+      // as soon as it recovered could never take its first command.
+      timers.startSingleTimer(IDLE_TIMER, new Idle(), settings.passivateAfter());
       return;
     }
     if (!s.status().isTerminal()) {

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.function.BiConsumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -189,7 +190,22 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
         .onMessage(Ack.class, this::onAck)
         .onMessage(Resend.class, m -> onResend())
         .onMessage(GiveUp.class, m -> onGiveUp())
+        .onSignal(PostStop.class, s -> onPostStop())
         .build();
+  }
+
+  /**
+   * The worker stops with its process gone, except when the node shuts down (or the worker
+   * fails): then nobody would own the process any more, so it goes too. Its run learns of it by
+   * death watch, as after a crash.
+   */
+  private Behavior<Command> onPostStop() {
+    if (process != null && !ended && process.isAlive()) {
+      getContext().getLog().warn("run {} attempt {}: worker stopping with its process alive; killing pid {} and its tree",
+          runId, attempt, process.pid());
+      ProcessTree.signal(process, ProcessTree.Signal.KILL);
+    }
+    return this;
   }
 
   private Behavior<Command> onStop(Stop stop) {

@@ -1,5 +1,7 @@
 package dev.reins.runtime.worker;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import dev.reins.runtime.CborSerializable;
 import org.apache.pekko.actor.typed.ActorRef;
 
@@ -8,6 +10,12 @@ import org.apache.pekko.actor.typed.ActorRef;
  * incarnation of the run entity is alive. Each report is repeated until the run acknowledges it
  * ({@link ProcessWorker.Ack}); the run must therefore treat duplicates as no-ops.
  */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+  @JsonSubTypes.Type(value = WorkerReport.Started.class, name = "started"),
+  @JsonSubTypes.Type(value = WorkerReport.StartFailed.class, name = "start_failed"),
+  @JsonSubTypes.Type(value = WorkerReport.Exited.class, name = "exited"),
+})
 public sealed interface WorkerReport extends CborSerializable {
   String runId();
 
