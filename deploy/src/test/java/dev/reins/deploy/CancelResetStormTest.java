@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import dev.reins.persistence.TestDatabases;
+import dev.reins.runtime.worker.RunProcesses;
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -121,7 +122,7 @@ class CancelResetStormTest {
     assertEquals(changingCancels.get(), count(events, "CancelRequested"), "one CancelRequested event per cancel that changed the state");
     assertTrue(acceptedResets.get() > 0 && changingCancels.get() > 1, "the storm must exercise both commands: " + statuses);
     assertTrue(mostProcessesAtOnce.get() <= 1, "at most one process of the run at any time, saw " + mostProcessesAtOnce.get());
-    assertEquals(List.of(), RunProcesses.pidsOf(runId), "no process of the run is left behind");
+    assertEquals(java.util.Set.of(), RunProcesses.pidsOf(runId), "no process of the run is left behind");
   }
 
   private static long count(List<StoredEvent> events, String type) {

@@ -429,7 +429,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       }
       default -> {
         // terminal: the cancel of a pending attempt may race a worker that just got its slot
-        if (s.status() == RunStatus.CANCELLED && s.worker() == null) {
+        if (s.status() == RunStatus.CANCELLED && s.exit() == null) {
           pool.tell(new WorkerPool.Withdraw(runId, s.attempt(), Duration.ofSeconds(s.spec().cancelGraceSeconds())));
         }
         timers.cancelAll();

@@ -30,7 +30,7 @@ public final class PidFiles {
 
   public void record(String runId, int attempt, ProcessHandle process) throws IOException {
     Files.createDirectories(dir);
-    long started = process.info().startInstant().map(Instant::toEpochMilli).orElse(-1L);
+    long started = startTime(process);
     Path tmp = dir.resolve(name(runId, attempt) + ".tmp");
     Files.writeString(tmp, process.pid() + " " + started + "\n", StandardCharsets.US_ASCII);
     Files.move(tmp, dir.resolve(name(runId, attempt)), StandardCopyOption.ATOMIC_MOVE);
@@ -77,7 +77,7 @@ public final class PidFiles {
     }
     Optional<ProcessHandle> leader = ProcessHandle.of(pid);
     if (leader.isPresent()) {
-      long actual = leader.get().info().startInstant().map(Instant::toEpochMilli).orElse(-2L);
+      long actual = startTime(leader.get());
       if (actual != started) {
         log.info("pid {} was reused by an unrelated process; not touching it", pid);
         return Optional.empty();
@@ -91,6 +91,22 @@ public final class PidFiles {
     }
     log.warn("killed orphaned process group {} left by a previous run of this node ({})", pid, file.getFileName());
     return Optional.of(pid);
+  }
+
+  /**
+   * The process's start time as the kernel records it: clock ticks since boot, field 22 of
+   * {@code /proc/<pid>/stat}. Unlike a wall-clock instant derived from it, it does not move when
+   * the boot time estimate drifts between two starts of the node. Elsewhere: the JVM's instant.
+   */
+  static long startTime(ProcessHandle process) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat"), StandardCharsets.US_ASCII);
+      // the command name (field 2) may contain spaces and parentheses: count from the last ')'
+      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(fields[22 - 3]);
+    } catch (IOException | RuntimeException e) {
+      return process.info().startInstant().map(Instant::toEpochMilli).orElse(-1L);
+    }
   }
 
   private static String name(String runId, int attempt) {
