@@ -14,6 +14,7 @@ import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpMethod;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.headers.Allow;
+import org.apache.pekko.http.javadsl.model.headers.Connection;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.MalformedQueryParamRejection;
 import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
@@ -122,13 +123,17 @@ final class Problems {
 
   private static Route handle(Throwable e) {
     if (e instanceof EntityStreamSizeException size) {
-      return complete(Problem.of(413, "payload-too-large", "Payload too large",
-          "the request body is larger than the limit of " + size.limit() + " bytes"));
+      // The rest of the body is never read, so the connection cannot carry another request: say
+      // so, or a keep-alive client would send its next request into a closing connection.
+      return Directives.complete(Problem.of(413, "payload-too-large", "Payload too large",
+              "the request body is larger than the limit of " + size.limit() + " bytes")
+          .toResponse()
+          .addHeader(Connection.create("close")));
     }
     if (e instanceof AskTimeoutException || e instanceof TimeoutException) {
       log.warn("a run did not answer in time: {}", e.toString());
       return complete(Problem.of(503, "unavailable", "Service unavailable",
-          "the run did not answer in time; the request may still take effect, retry it (commands are idempotent)"));
+          "the run did not answer in time; the request may still take effect: read the run before repeating it"));
     }
     if (e instanceof CompletionException && e.getCause() != null) {
       return handle(e.getCause());
