@@ -244,6 +244,62 @@ class RunEntityTest {
     assertEquals(new ProcessWorker.Ack(1, "exited"), worker.receiveMessage(WAIT));
   }
 
+  // ---- restarts and lost workers ----------------------------------------------------------------
+
+  @Test
+  void aRestartedRunningRunReattachesToItsLiveWorker() {
+    running(spec(RetryPolicy.NONE, 3600));
+
+    entity.restart(); // passivation, rebalance or a crash of the entity alone: the worker lives on
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> exited = report(exited(1, 0, null, worker));
+    assertEquals(List.of(new RunEvent.AttemptExited(1, 0, null, T0)), exited.events());
+    assertEquals(RunStatus.SUCCEEDED, exited.state().status());
+    assertEquals(new ProcessWorker.Ack(1, "exited"), worker.expectMessageClass(ProcessWorker.Ack.class, WAIT));
+  }
+
+  @Test
+  void aRestartedCancellingRunRepeatsTheStopSoTheCancelIsNeverLost() {
+    given(RunStatus.CANCELLING, 1);
+    worker.expectMessage(WAIT, new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)));
+
+    entity.restart();
+
+    assertEquals(new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)), worker.expectMessageClass(ProcessWorker.Stop.class, WAIT));
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = RunStatus.class, names = {"RUNNING", "CANCELLING"})
+  void aWorkerThatDiesWithoutReportingIsLostAndTheRunIsResolvedByPolicy(RunStatus status) {
+    given(status, 1); // one attempt allowed: a lost running attempt fails the run
+
+    worker.stop();
+
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> await = kit.createTestProbe();
+    await.awaitAssert(WAIT, () -> {
+      assertEquals(status == RunStatus.RUNNING ? RunStatus.FAILED : RunStatus.CANCELLED, entity.getState().status());
+      return null;
+    });
+    RunState s = entity.getState();
+    assertTrue(last(persisted()) instanceof RunEvent.WorkerLost, "last event: " + last(persisted()));
+    assertEquals("worker_lost", s.exit().reason());
+    assertNull(s.worker());
+  }
+
+  @Test
+  void aLostWorkerWithAttemptsLeftIsRetriedAsANewAttempt() {
+    RunSpec spec = spec(new RetryPolicy(2, 0), 3600);
+    running(spec);
+
+    worker.stop();
+
+    assertEquals(new WorkerPool.RequestSlot(runId, 2, spec), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
+    RunState s = entity.getState();
+    assertEquals(RunStatus.PENDING, s.status());
+    assertEquals(2, s.attempt());
+    assertEquals("worker_lost", s.exit().reason());
+  }
+
   @Test
   void exitCodeZeroSucceeds() {
     running(spec(RetryPolicy.NONE, 3600));
