@@ -52,6 +52,11 @@ public record JournalDatabase(
           "reins.db.url (REINS_DB_URL) must be a jdbc:postgresql: or jdbc:h2: URL, or empty for the embedded database; got "
               + redacted(url));
     }
+    if (dialect == Dialect.H2 && !url.toUpperCase(java.util.Locale.ROOT).contains("WRITE_DELAY")) {
+      // H2 writes committed transactions to its file up to 500 ms later by default: a crash of the
+      // server (SIGKILL, OOM) would lose runs that were already accepted. Write at each commit.
+      url += ";WRITE_DELAY=0";
+    }
     return new JournalDatabase(
         dialect,
         url,

@@ -168,7 +168,16 @@ class JournalSchemaTest {
             .withFallback(ConfigFactory.load()));
 
     assertEquals(JournalDatabase.Dialect.H2, db.dialect());
-    assertEquals("jdbc:h2:file:" + tempDir.resolve("data/journal/reins") + ";AUTO_SERVER=TRUE", db.url());
+    // WRITE_DELAY=0: a commit is in the file before the server replies, so a SIGKILL loses nothing
+    assertEquals("jdbc:h2:file:" + tempDir.resolve("data/journal/reins") + ";AUTO_SERVER=TRUE;WRITE_DELAY=0", db.url());
+  }
+
+  @Test
+  void anH2UrlOfTheOperatorsOwnAlsoWritesAtEachCommitUnlessItSaysOtherwise() {
+    assertEquals("jdbc:h2:file:/x/y;WRITE_DELAY=0",
+        JournalDatabase.fromConfig(ConfigFactory.parseString("reins.db.url = \"jdbc:h2:file:/x/y\"").withFallback(ConfigFactory.load())).url());
+    assertEquals("jdbc:h2:file:/x/y;write_delay=100",
+        JournalDatabase.fromConfig(ConfigFactory.parseString("reins.db.url = \"jdbc:h2:file:/x/y;write_delay=100\"").withFallback(ConfigFactory.load())).url());
   }
 
   @Test

@@ -302,18 +302,10 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     }
     if (r instanceof WorkerReport.Started started) {
       WorkerInfo worker = new WorkerInfo(started.node(), started.pid(), resolver.toSerializationFormat(started.worker()));
-      return Effect().persist(new RunEvent.AttemptStarted(s.attempt(), worker, now()))
-          .thenRun(next -> {
-            r.worker().tell(ProcessWorker.ackFor(r));
-            resume(next);
-          });
+      return recordAndAck(new RunEvent.AttemptStarted(s.attempt(), worker, now()), r);
     }
     if (r instanceof WorkerReport.StartFailed failed) {
-      return Effect().persist(new RunEvent.AttemptStartFailed(s.attempt(), failed.message(), now()))
-          .thenRun(next -> {
-            r.worker().tell(ProcessWorker.ackFor(r));
-            resume(next);
-          });
+      return recordAndAck(new RunEvent.AttemptStartFailed(s.attempt(), failed.message(), now()), r);
     }
     // an exit before its start was recorded cannot happen (reports are ordered); acknowledge it
     r.worker().tell(ProcessWorker.ackFor(r));
@@ -325,15 +317,19 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       return stray(r, s);
     }
     if (r instanceof WorkerReport.Exited exited) {
-      return Effect().persist(new RunEvent.AttemptExited(s.attempt(), exited.code(), exited.signal(), now()))
-          .thenRun(next -> {
-            r.worker().tell(ProcessWorker.ackFor(r));
-            resume(next);
-          });
+      return recordAndAck(new RunEvent.AttemptExited(s.attempt(), exited.code(), exited.signal(), now()), r);
     }
     // a repeated start report: already recorded
     r.worker().tell(ProcessWorker.ackFor(r));
     return Effect().none();
+  }
+
+  /** The worker hears that its report is recorded only once the event is in the journal. */
+  private Effect<RunEvent, RunState> recordAndAck(RunEvent event, WorkerReport r) {
+    return Effect().persist(event).thenRun(next -> {
+      r.worker().tell(ProcessWorker.ackFor(r));
+      resume(next);
+    });
   }
 
   /**
