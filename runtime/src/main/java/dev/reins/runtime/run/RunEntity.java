@@ -20,6 +20,7 @@ import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.RecipientRef;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -80,7 +81,13 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   private record Idle() implements Command {}
 
   /** Sent by sharding once passivation is agreed. */
-  private record StopEntity() implements Command {}
+  record StopEntity() implements Command {}
+
+  /**
+   * Brings a run that must not sleep back through sharding (see the {@link StopEntity} handler);
+   * its recovery does the rest.
+   */
+  record Wake() implements Command {}
 
   public enum Outcome {
     /** submit: a new run. */
@@ -117,7 +124,8 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
         .init(
             org.apache.pekko.cluster.sharding.typed.javadsl.Entity.of(
                     TYPE_KEY,
-                    ctx -> create(ctx.getEntityId(), localPool, settings, clock, ctx.getShard()))
+                    ctx -> create(ctx.getEntityId(), localPool, settings, clock,
+                        new Sharded(ctx.getShard(), ClusterSharding.get(system).entityRefFor(TYPE_KEY, ctx.getEntityId()))))
                 .withStopMessage(new StopEntity()));
   }
 
@@ -128,16 +136,19 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   }
 
   /**
-   * @param shard the sharding shard to ask for passivation, or {@code null} when not sharded (tests)
+   * How a sharded entity leaves memory: it asks its shard to passivate it, and can reach itself
+   * again through sharding.
+   */
+  public record Sharded(ActorRef<ClusterSharding.ShardCommand> shard, RecipientRef<Command> self) {}
+
+  /**
+   * @param sharded the entity's shard, or {@code null} when not sharded (tests): then an idle run
+   *     simply stops
    */
   public static Behavior<Command> create(
-      String runId,
-      ActorRef<WorkerPool.Command> pool,
-      RunSettings settings,
-      Clock clock,
-      ActorRef<ClusterSharding.ShardCommand> shard) {
+      String runId, ActorRef<WorkerPool.Command> pool, RunSettings settings, Clock clock, Sharded sharded) {
     return Behaviors.setup(
-        ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, clock, shard)));
+        ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, clock, sharded)));
   }
 
   private static final String IDLE_TIMER = "idle";
@@ -151,7 +162,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   private final ActorRef<WorkerPool.Command> pool;
   private final RunSettings settings;
   private final Clock clock;
-  private final ActorRef<ClusterSharding.ShardCommand> shard;
+  private final Sharded sharded;
   private final ActorRefResolver resolver;
   /** Clients waiting for a terminal state; not persisted (a restart ends their wait early). */
   private final List<ActorRef<Reply>> awaitingTerminal = new ArrayList<>();
@@ -165,7 +176,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       ActorRef<WorkerPool.Command> pool,
       RunSettings settings,
       Clock clock,
-      ActorRef<ClusterSharding.ShardCommand> shard) {
+      Sharded sharded) {
     super(
         PersistenceId.of(TYPE_KEY.name(), runId),
         SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
@@ -175,7 +186,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     this.pool = pool;
     this.settings = settings;
     this.clock = clock;
-    this.shard = shard;
+    this.sharded = sharded;
     this.resolver = ActorRefResolver.get(ctx.getSystem());
   }
 
@@ -284,7 +295,17 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
         // An Idle stashed while an event was being written outlives the cancel of its timer: only a
         // run that is still idle (never submitted, or terminal) may leave memory.
         .onCommand(Idle.class, (s, c) -> s.exists() && !s.status().isTerminal() ? Effect().none() : passivate())
-        .onCommand(StopEntity.class, (s, c) -> Effect().stop())
+        .onCommand(StopEntity.class, (s, c) -> {
+          if (sharded != null && s.exists() && !s.status().isTerminal()) {
+            // A command (a reset, say) reached the run between its request to passivate and this
+            // stop, and made it live again. It must not sleep: with remembered entities a
+            // passivated run is forgotten until a message arrives. The shard holds this message
+            // until the stop is done, then starts the run again.
+            sharded.self().tell(new Wake());
+          }
+          return Effect().stop();
+        })
+        .onCommand(Wake.class, (s, c) -> Effect().none())
         // timers and watches of an attempt or state that is over: nothing to do
         .onCommand(TimeoutFired.class, (s, c) -> Effect().none())
         .onCommand(RetryDue.class, (s, c) -> Effect().none())
@@ -381,7 +402,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   }
 
   private Effect<RunEvent, RunState> notFound(ActorRef<Reply> replyTo) {
-    timers.startSingleTimer(IDLE_TIMER, new Idle(), settings.passivateAfter());
+    timers.startSingleTimer(IDLE_TIMER, new Idle(), unknownRunIdle());
     return Effect().reply(replyTo, new Reply(Outcome.NOT_FOUND, RunState.EMPTY, 0, "no run with id " + runId));
   }
 
@@ -394,9 +415,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
    */
   private void resume(RunState s) {
     if (!s.exists()) {
-      // Not at once: without a shard (tests) passivating is stopping, and an entity that stopped
-      // as soon as it recovered could never take its first command.
-      timers.startSingleTimer(IDLE_TIMER, new Idle(), settings.passivateAfter());
+      timers.startSingleTimer(IDLE_TIMER, new Idle(), unknownRunIdle());
       return;
     }
     if (!s.status().isTerminal()) {
@@ -438,6 +457,16 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     }
   }
 
+  /**
+   * An entity of a run that does not exist leaves at once through its shard (the shard holds any
+   * command that comes meanwhile, and the Idle and StopEntity handlers cover one that slipped in).
+   * Without a shard (tests) leaving is stopping, which would stop an entity before its first
+   * command: then it waits like a terminal run.
+   */
+  private Duration unknownRunIdle() {
+    return sharded == null ? settings.passivateAfter() : Duration.ZERO;
+  }
+
   private void requestSlot(RunState s) {
     pool.tell(new WorkerPool.RequestSlot(runId, s.attempt(), s.spec()));
   }
@@ -471,10 +500,10 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
    * shard: with remembered entities, an entity that simply stopped would be restarted.
    */
   private Effect<RunEvent, RunState> passivate() {
-    if (shard == null) {
+    if (sharded == null) {
       return Effect().stop();
     }
-    shard.tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
+    sharded.shard().tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
     return Effect().none();
   }
 }

@@ -619,17 +619,53 @@ class RunEntityTest {
     TestProbe<Reply> client = kit.createTestProbe();
 
     ActorRef<RunEntity.Command> unknown =
-        kit.spawn(RunEntity.create(runId + "-unknown", pool.ref(), eager, clock, shard.ref()));
+        kit.spawn(RunEntity.create(runId + "-unknown", pool.ref(), eager, clock, new RunEntity.Sharded(shard.ref(), kit.<RunEntity.Command>createTestProbe().ref())));
     unknown.tell(new RunEntity.Get(client.ref()));
     assertEquals(Outcome.NOT_FOUND, client.receiveMessage(WAIT).outcome());
     assertEquals(new ClusterSharding.Passivate<>(unknown), shard.receiveMessage(WAIT));
 
-    ActorRef<RunEntity.Command> ended = kit.spawn(RunEntity.create(runId, pool.ref(), eager, clock, shard.ref()));
+    ActorRef<RunEntity.Command> ended = kit.spawn(RunEntity.create(runId, pool.ref(), eager, clock, new RunEntity.Sharded(shard.ref(), kit.<RunEntity.Command>createTestProbe().ref())));
     ended.tell(new RunEntity.Submit(runId, spec(RetryPolicy.NONE, 3600), client.ref()));
     assertEquals(Outcome.CREATED, client.receiveMessage(WAIT).outcome());
     ended.tell(new RunEntity.Cancel("done", null, client.ref()));
     assertEquals(RunStatus.CANCELLED, client.receiveMessage(WAIT).state().status());
     assertEquals(new ClusterSharding.Passivate<>(ended), shard.receiveMessage(WAIT));
+  }
+
+  @Test
+  void aRunMadeLiveAgainWhilePassivatingComesBackThroughSharding() {
+    RunSettings eager = settings(Duration.ofMillis(100), 100);
+    TestProbe<ClusterSharding.ShardCommand> shard = kit.createTestProbe();
+    TestProbe<RunEntity.Command> throughSharding = kit.createTestProbe();
+    TestProbe<Reply> client = kit.createTestProbe();
+    ActorRef<RunEntity.Command> run =
+        kit.spawn(RunEntity.create(runId, pool.ref(), eager, clock, new RunEntity.Sharded(shard.ref(), throughSharding.ref())));
+    run.tell(new RunEntity.Submit(runId, spec(RetryPolicy.NONE, 3600), client.ref()));
+    client.receiveMessage(WAIT);
+    run.tell(new RunEntity.Cancel(null, null, client.ref()));
+    assertEquals(RunStatus.CANCELLED, client.receiveMessage(WAIT).state().status());
+    assertEquals(new ClusterSharding.Passivate<>(run), shard.receiveMessage(WAIT));
+
+    // a reset slips in before the shard's stop message
+    run.tell(new RunEntity.Reset(null, client.ref()));
+    assertEquals(RunStatus.PENDING, client.receiveMessage(WAIT).state().status());
+    run.tell(new RunEntity.StopEntity());
+
+    throughSharding.expectMessage(WAIT, new RunEntity.Wake());
+    throughSharding.expectTerminated(run, WAIT);
+  }
+
+  @Test
+  void anIdleRunStopsWithoutWakingItself() {
+    TestProbe<ClusterSharding.ShardCommand> shard = kit.createTestProbe();
+    TestProbe<RunEntity.Command> throughSharding = kit.createTestProbe();
+    ActorRef<RunEntity.Command> unknown =
+        kit.spawn(RunEntity.create(runId, pool.ref(), SETTINGS, clock, new RunEntity.Sharded(shard.ref(), throughSharding.ref())));
+
+    unknown.tell(new RunEntity.StopEntity());
+
+    throughSharding.expectTerminated(unknown, WAIT);
+    throughSharding.expectNoMessage(Duration.ofMillis(200));
   }
 
   @Test
