@@ -19,6 +19,7 @@ import java.util.Objects;
 import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.RecipientRef;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
@@ -296,7 +297,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
         // run that is still idle (never submitted, or terminal) may leave memory.
         .onCommand(Idle.class, (s, c) -> s.exists() && !s.status().isTerminal() ? Effect().none() : passivate())
         .onCommand(StopEntity.class, (s, c) -> {
-          if (sharded != null && s.exists() && !s.status().isTerminal()) {
+          if (sharded != null && s.exists() && !s.status().isTerminal() && !shuttingDown()) {
             // A command (a reset, say) reached the run between its request to passivate and this
             // stop, and made it live again. It must not sleep: with remembered entities a
             // passivated run is forgotten until a message arrives. The shard holds this message
@@ -463,6 +464,11 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
    * Without a shard (tests) leaving is stopping, which would stop an entity before its first
    * command: then it waits like a terminal run.
    */
+  /** A node that shuts down hands its runs over by remembered entities, not by waking them here. */
+  private boolean shuttingDown() {
+    return CoordinatedShutdown.get(ctx.getSystem()).getShutdownReason().isPresent();
+  }
+
   private Duration unknownRunIdle() {
     return sharded == null ? settings.passivateAfter() : Duration.ZERO;
   }
