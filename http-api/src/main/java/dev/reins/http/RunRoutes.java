@@ -135,7 +135,8 @@ final class RunRoutes extends AllDirectives {
     CompletionStage<Route> answer =
         runs.cancel(id, request.reason(), request.attempt())
             .thenCompose(reply -> {
-              if (reply.state().status() != RunStatus.CANCELLING || wait.isZero()) {
+              boolean accepted = reply.outcome() == Outcome.CHANGED || reply.outcome() == Outcome.UNCHANGED;
+              if (!accepted || reply.state().status() != RunStatus.CANCELLING || wait.isZero()) {
                 return CompletableFuture.completedFuture(cancelResponse(reply, reply.outcome()));
               }
               return runs.awaitTerminal(id, wait)
