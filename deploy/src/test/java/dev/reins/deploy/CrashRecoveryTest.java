@@ -17,7 +17,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -174,20 +176,9 @@ class CrashRecoveryTest {
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  interface Check {
-    boolean holds() throws Exception;
-  }
-
   /** Polls a condition on the other JVM (there is nothing to subscribe to) for up to 60 s. */
-  private static void await(String what, Check check) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline) {
-      if (check.holds()) {
-        return;
-      }
-      Thread.sleep(100);
-    }
-    throw new AssertionError("timed out waiting for: " + what);
+  private static void await(String what, Callable<Boolean> check) {
+    Awaitility.await(what).atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(check);
   }
 
   private static int freePort() throws IOException {

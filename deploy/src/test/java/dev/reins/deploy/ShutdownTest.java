@@ -8,6 +8,7 @@ import dev.reins.runtime.worker.RunProcesses;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
 /** A server that is stopped takes its processes with it: nothing runs on without an owner. */
@@ -23,11 +24,9 @@ class ShutdownTest {
       assertTrue(RunProcesses.pidsOf(runId).size() >= 2, "the run's shell and its children are running");
     }
     // SIGKILL was sent before the server's close returned; the kernel finishes the job
-    long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    while (!RunProcesses.pidsOf(runId).isEmpty() && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-    }
-    assertTrue(!RunProcesses.isAlive(pid), "the run's process outlived the server");
-    assertEquals(Set.of(), RunProcesses.pidsOf(runId), "no process of the run outlives the server");
+    Awaitility.await("the run's processes end with the server").atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+      assertTrue(!RunProcesses.isAlive(pid), "the run's process outlived the server");
+      assertEquals(Set.of(), RunProcesses.pidsOf(runId), "no process of the run outlives the server");
+    });
   }
 }

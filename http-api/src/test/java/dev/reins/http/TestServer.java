@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.reins.protocol.json.ReinsJson;
+import org.awaitility.Awaitility;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -19,6 +20,9 @@ import java.util.Map;
  * small HTTP client speaking to it over the loopback.
  */
 public final class TestServer implements AutoCloseable {
+  /** How often the waits below look at the server (over HTTP: there is nothing to subscribe to). */
+  private static final Duration POLL = Duration.ofMillis(20);
+
   public final ReinsServer server;
   public final Path dataDir;
   public final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -101,32 +105,18 @@ public final class TestServer implements AutoCloseable {
   }
 
   /** Polls the run until it is in {@code state}; fails after {@code timeout}. */
-  public JsonNode awaitState(String runId, String state, Duration timeout) throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    JsonNode last = null;
-    while (System.nanoTime() < deadline) {
-      last = json(get("/v1/runs/" + runId));
-      if (state.equals(last.path("state").asText())) {
-        return last;
-      }
-      Thread.sleep(20); // polling an external system (the HTTP API); there is nothing to subscribe to
-    }
-    throw new AssertionError("run " + runId + " did not reach " + state + " in " + timeout + "; last: " + last);
+  public JsonNode awaitState(String runId, String state, Duration timeout) {
+    return Awaitility.await("run " + runId + " " + state)
+        .atMost(timeout)
+        .pollInterval(POLL)
+        .until(() -> json(get("/v1/runs/" + runId)), run -> state.equals(run.path("state").asText()));
   }
 
   /** Polls {@code probe} until it returns normally; rethrows its last failure after {@code timeout}. */
-  public static <T> T await(Duration timeout, java.util.concurrent.Callable<T> probe) throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (true) {
-      try {
-        return probe.call();
-      } catch (AssertionError | Exception e) {
-        if (System.nanoTime() >= deadline) {
-          throw e;
-        }
-      }
-      Thread.sleep(20); // polling an external system; there is nothing to subscribe to
-    }
+  public static <T> T await(Duration timeout, java.util.concurrent.Callable<T> probe) {
+    java.util.concurrent.atomic.AtomicReference<T> result = new java.util.concurrent.atomic.AtomicReference<>();
+    Awaitility.await().atMost(timeout).pollInterval(POLL).ignoreExceptions().untilAsserted(() -> result.set(probe.call()));
+    return result.get();
   }
 
   /** An assertion that may throw. */
@@ -136,11 +126,8 @@ public final class TestServer implements AutoCloseable {
   }
 
   /** Repeats {@code check} until it passes; rethrows its last failure after {@code timeout}. */
-  public static void awaitAssert(Duration timeout, Check check) throws Exception {
-    await(timeout, () -> {
-      check.run();
-      return null;
-    });
+  public static void awaitAssert(Duration timeout, Check check) {
+    Awaitility.await().atMost(timeout).pollInterval(POLL).ignoreExceptions().untilAsserted(check::run);
   }
 
   /**
@@ -152,7 +139,7 @@ public final class TestServer implements AutoCloseable {
   }
 
   /** Waits until every process started by this JVM is gone; fails naming them otherwise. */
-  public static void awaitNoChildProcesses(Duration timeout) throws Exception {
+  public static void awaitNoChildProcesses(Duration timeout) {
     awaitAssert(timeout, () -> {
       java.util.List<ProcessHandle> left = liveChildProcesses();
       if (!left.isEmpty()) {
