@@ -134,6 +134,7 @@ class ApiErrorsTest {
         Arguments.of("empty env name", "{\"executor\":{\"command\":[\"true\"],\"env\":{\"\":\"x\"}}}", "executor.env"),
         Arguments.of("'=' in an env name", "{\"executor\":{\"command\":[\"true\"],\"env\":{\"A=B\":\"x\"}}}", "executor.env"),
         Arguments.of("blank workdir", "{\"executor\":{\"command\":[\"true\"],\"workdir\":\"\"}}", "executor.workdir"),
+        Arguments.of("relative workdir", "{\"executor\":{\"command\":[\"true\"],\"workdir\":\"tmp\"}}", "executor.workdir"),
         Arguments.of("empty idempotencyKey", cmd(",\"idempotencyKey\":\"\""), "idempotencyKey"),
         Arguments.of("idempotencyKey too long", cmd(",\"idempotencyKey\":\"" + "k".repeat(201) + "\""), "idempotencyKey"),
         Arguments.of("empty label name", cmd(",\"labels\":{\"\":\"x\"}"), "labels"),

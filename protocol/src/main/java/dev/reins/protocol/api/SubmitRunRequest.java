@@ -71,6 +71,10 @@ public record SubmitRunRequest(
     if (executor.workdir() != null && (executor.workdir().isBlank() || executor.workdir().indexOf('\0') >= 0)) {
       return Validated.invalid("executor.workdir", "must be a non-blank path or null");
     }
+    if (executor.workdir() != null && !executor.workdir().startsWith("/")) {
+      // relative to what? the server's working directory is an accident of how it was started
+      return Validated.invalid("executor.workdir", "must be an absolute path (or null for the run's own directory)");
+    }
     long timeout = timeoutSeconds == null ? defaults.timeoutSeconds() : timeoutSeconds;
     if (timeout < 1 || timeout > 365L * 24 * 3600) {
       return Validated.invalid("timeoutSeconds", "must be between 1 and 31536000");
