@@ -110,9 +110,9 @@ class CancelResetStormTest {
     watcher.join();
 
     JsonNode shown = TestServer.json(server.get("/v1/runs/" + runId));
-    List<StoredEvent> events = new RunJournal(server.server.system()).events(runId).toCompletableFuture().get(30, TimeUnit.SECONDS);
-    RunJournal.Replayed replayed =
-        new RunJournal(server.server.system()).replay(runId, Long.MAX_VALUE).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    RunJournal journal = new RunJournal(server.server.system());
+    List<StoredEvent> events = journal.events(runId).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    RunJournal.Replayed replayed = journal.replay(runId, Long.MAX_VALUE).toCompletableFuture().get(30, TimeUnit.SECONDS);
 
     JsonNode rebuilt = ReinsJson.mapper().readTree(ReinsJson.mapper().writeValueAsString(RunView.of(replayed.state(), replayed.version())));
     assertEquals(rebuilt, shown,

@@ -5,12 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.reins.protocol.json.ReinsJson;
+import dev.reins.http.ApiClient;
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,7 +17,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
-import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -30,10 +26,10 @@ import org.junit.jupiter.api.Test;
  * run is resolved by policy without any client touching it.
  */
 class CrashRecoveryTest {
-  private final HttpClient http = HttpClient.newHttpClient();
   private final List<Process> servers = new ArrayList<>();
   private final List<Long> strayPids = new ArrayList<>();
   private int httpPort;
+  private ApiClient api;
 
   @AfterEach
   void cleanUp() {
@@ -45,6 +41,7 @@ class CrashRecoveryTest {
   void sigkillAndRestartResolvesEveryInFlightRunByPolicy() throws Exception {
     Path dataDir = Files.createTempDirectory("reins-crash-");
     httpPort = freePort();
+    api = new ApiClient(httpPort);
     int remotePort = freePort();
 
     Process first = startServer(dataDir, remotePort);
@@ -125,7 +122,7 @@ class CrashRecoveryTest {
   private void awaitReady() throws Exception {
     await("server ready", () -> {
       try {
-        return send("GET", "/v1/health/ready", null).statusCode() == 200;
+        return api.get("/v1/health/ready").statusCode() == 200;
       } catch (IOException e) {
         return false;
       }
@@ -133,19 +130,17 @@ class CrashRecoveryTest {
   }
 
   private String submit(String command, String extra) throws Exception {
-    HttpResponse<String> r = post("/v1/runs", "{\"executor\":{\"command\":" + command + "}" + (extra == null ? "" : "," + extra) + "}");
-    assertEquals(202, r.statusCode(), r.body());
-    return ReinsJson.mapper().readTree(r.body()).get("id").asText();
+    return api.submit(command, extra);
   }
 
   private JsonNode get(String id) throws Exception {
-    return ReinsJson.mapper().readTree(send("GET", "/v1/runs/" + id, null).body());
+    return ApiClient.json(api.get("/v1/runs/" + id));
   }
 
   private JsonNode events(String id) throws Exception {
-    HttpResponse<String> r = send("GET", "/v1/runs/" + id + "/events", null);
+    HttpResponse<String> r = api.get("/v1/runs/" + id + "/events");
     assertEquals(200, r.statusCode(), r.body());
-    return ReinsJson.mapper().readTree(r.body());
+    return ApiClient.json(r);
   }
 
   private List<String> types(String id) throws Exception {
@@ -154,26 +149,12 @@ class CrashRecoveryTest {
     return out;
   }
 
-  private JsonNode awaitState(String id, String state) throws Exception {
-    JsonNode[] last = new JsonNode[1];
-    await(id + " " + state, () -> {
-      last[0] = get(id);
-      return state.equals(last[0].get("state").asText());
-    });
-    return last[0];
+  private JsonNode awaitState(String id, String state) {
+    return api.awaitState(id, state, Duration.ofSeconds(60));
   }
 
   private HttpResponse<String> post(String path, String body) throws Exception {
-    return send("POST", path, body);
-  }
-
-  private HttpResponse<String> send(String method, String path, String body) throws IOException, InterruptedException {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + path)).timeout(Duration.ofSeconds(20));
-    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    if (body != null) {
-      b.header("Content-Type", "application/json");
-    }
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return api.post(path, body);
   }
 
   /** Polls a condition on the other JVM (there is nothing to subscribe to) for up to 60 s. */

@@ -116,7 +116,6 @@ final class Problems {
 
   static ExceptionHandler exceptionHandler() {
     return ExceptionHandler.newBuilder()
-        .match(CompletionException.class, e -> e.getCause() == null ? unexpected(e) : handle(e.getCause()))
         .matchAny(Problems::handle)
         .build();
   }

@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -26,6 +27,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
@@ -33,6 +35,7 @@ import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.ETag;
 import org.apache.pekko.http.javadsl.model.headers.EntityTag;
 import org.apache.pekko.http.javadsl.model.headers.Location;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
@@ -82,7 +85,7 @@ final class RunRoutes extends AllDirectives {
   }
 
   /** Run ids are UUIDs; anything else cannot name a run (and never reaches the file system). */
-  private Route runId(String id, java.util.function.Supplier<Route> inner) {
+  private Route runId(String id, Supplier<Route> inner) {
     if (!RUN_ID.matcher(id).matches()) {
       return Problems.complete(Problem.notFound("no run with id '" + id + "'"));
     }
@@ -253,8 +256,8 @@ final class RunRoutes extends AllDirectives {
   }
 
   private Route run(StatusCode status, RunEntity.Reply reply, List<HttpHeader> headers) {
-    List<HttpHeader> all = new java.util.ArrayList<>(headers);
-    all.add(org.apache.pekko.http.javadsl.model.headers.ETag.create(EntityTag.create(Long.toString(reply.version()), false)));
+    List<HttpHeader> all = new ArrayList<>(headers);
+    all.add(ETag.create(EntityTag.create(Long.toString(reply.version()), false)));
     return jsonResponse(status, RunView.of(reply.state(), reply.version()), all);
   }
 

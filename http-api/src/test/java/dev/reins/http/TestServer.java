@@ -1,33 +1,24 @@
 package dev.reins.http;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import dev.reins.protocol.json.ReinsJson;
 import org.awaitility.Awaitility;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 
 /**
- * A real Reins server for tests: its own data directory, ephemeral HTTP and remoting ports, and a
- * small HTTP client speaking to it over the loopback.
+ * A real Reins server for tests: its own data directory, ephemeral HTTP and remoting ports, and
+ * the {@link ApiClient} that speaks to it over the loopback.
  */
-public final class TestServer implements AutoCloseable {
-  /** How often the waits below look at the server (over HTTP: there is nothing to subscribe to). */
-  private static final Duration POLL = Duration.ofMillis(20);
-
+public final class TestServer extends ApiClient implements AutoCloseable {
   public final ReinsServer server;
   public final Path dataDir;
-  public final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   private TestServer(ReinsServer server, Path dataDir) {
+    super(server.address().getPort());
     this.server = server;
     this.dataDir = dataDir;
   }
@@ -53,63 +44,6 @@ public final class TestServer implements AutoCloseable {
 
   public static TestServer start() throws IOException {
     return start(Map.of());
-  }
-
-  public URI uri(String path) {
-    return URI.create("http://127.0.0.1:" + server.address().getPort() + path);
-  }
-
-  public HttpResponse<String> send(String method, String path, String body) throws IOException, InterruptedException {
-    HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30));
-    if (body != null) {
-      b.header("Content-Type", "application/json");
-    }
-    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-  }
-
-  /** Sends raw bytes; {@code chunked} leaves out Content-Length (the body streams). */
-  public HttpResponse<String> sendBytes(String method, String path, byte[] body, boolean chunked)
-      throws IOException, InterruptedException {
-    HttpRequest.BodyPublisher publisher = chunked
-        ? HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body))
-        : HttpRequest.BodyPublishers.ofByteArray(body);
-    HttpRequest request = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30))
-        .header("Content-Type", "application/json")
-        .method(method, publisher)
-        .build();
-    return http.send(request, HttpResponse.BodyHandlers.ofString());
-  }
-
-  public HttpResponse<String> get(String path) throws IOException, InterruptedException {
-    return send("GET", path, null);
-  }
-
-  public HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
-    return send("POST", path, body);
-  }
-
-  public static JsonNode json(HttpResponse<String> response) throws IOException {
-    return ReinsJson.mapper().readTree(response.body());
-  }
-
-  /** Submits {@code command} (JSON array text) and returns the run id. */
-  public String submit(String commandJson, String extraFields) throws IOException, InterruptedException {
-    String body = "{\"executor\":{\"type\":\"process\",\"command\":" + commandJson + "}"
-        + (extraFields == null ? "" : "," + extraFields) + "}";
-    HttpResponse<String> r = post("/v1/runs", body);
-    if (r.statusCode() != 202) {
-      throw new AssertionError("submit answered " + r.statusCode() + ": " + r.body());
-    }
-    return json(r).get("id").asText();
-  }
-
-  /** Polls the run until it is in {@code state}; fails after {@code timeout}. */
-  public JsonNode awaitState(String runId, String state, Duration timeout) {
-    return Awaitility.await("run " + runId + " " + state)
-        .atMost(timeout)
-        .pollInterval(POLL)
-        .until(() -> json(get("/v1/runs/" + runId)), run -> state.equals(run.path("state").asText()));
   }
 
   /** Polls {@code probe} until it returns normally; rethrows its last failure after {@code timeout}. */

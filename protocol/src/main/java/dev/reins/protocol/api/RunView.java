@@ -2,6 +2,7 @@ package dev.reins.protocol.api;
 
 import dev.reins.protocol.run.CancelInfo;
 import dev.reins.protocol.run.ExecutorSpec;
+import dev.reins.protocol.run.ExitInfo;
 import dev.reins.protocol.run.RetryPolicy;
 import dev.reins.protocol.run.RunState;
 import dev.reins.protocol.run.RunStatus;
@@ -22,14 +23,12 @@ public record RunView(
     Map<String, String> labels,
     String idempotencyKey,
     Worker worker,
-    Exit exit,
+    ExitInfo exit,
     CancelInfo cancel,
     Instant retryAt,
     long version) {
 
   public record Worker(String node, long pid) {}
-
-  public record Exit(Integer code, String signal, String reason, String message) {}
 
   public static RunView of(RunState s, long version) {
     return new RunView(
@@ -45,9 +44,7 @@ public record RunView(
         s.spec().labels(),
         s.spec().idempotencyKey(),
         s.worker() == null ? null : new Worker(s.worker().node(), s.worker().pid()),
-        s.exit() == null
-            ? null
-            : new Exit(s.exit().code(), s.exit().signal(), s.exit().reason(), s.exit().message()),
+        s.exit(),
         s.cancel(),
         s.retryAt(),
         version);

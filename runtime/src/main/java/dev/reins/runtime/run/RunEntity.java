@@ -17,8 +17,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.BiConsumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.RecipientRef;
@@ -27,6 +29,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
@@ -117,13 +120,13 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
 
   /** Registers the entity type with sharding; the guardian calls this once per node. */
   public static void init(
-      org.apache.pekko.actor.typed.ActorSystem<?> system,
+      ActorSystem<?> system,
       ActorRef<WorkerPool.Command> localPool,
       RunSettings settings,
       Clock clock) {
     ClusterSharding.get(system)
         .init(
-            org.apache.pekko.cluster.sharding.typed.javadsl.Entity.of(
+            Entity.of(
                     TYPE_KEY,
                     ctx -> create(ctx.getEntityId(), localPool, settings, clock,
                         new Sharded(ctx.getShard(), ClusterSharding.get(system).entityRefFor(TYPE_KEY, ctx.getEntityId()))))
@@ -131,7 +134,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   }
 
   /** Routes worker reports to run entities through sharding. */
-  public static java.util.function.BiConsumer<String, WorkerReport> reportRouter(org.apache.pekko.actor.typed.ActorSystem<?> system) {
+  public static BiConsumer<String, WorkerReport> reportRouter(ActorSystem<?> system) {
     ClusterSharding sharding = ClusterSharding.get(system);
     return (runId, report) -> sharding.entityRefFor(TYPE_KEY, runId).tell(new FromWorker(report));
   }

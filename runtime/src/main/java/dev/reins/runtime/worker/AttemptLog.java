@@ -32,7 +32,7 @@ public final class AttemptLog {
     Files.createDirectories(live.getParent());
     byte[] buf = new byte[8192];
     long total = 0;
-    OutputStream out = open(StandardOpenOption.TRUNCATE_EXISTING);
+    OutputStream out = openFresh();
     long size = 0;
     try {
       int n;
@@ -46,7 +46,7 @@ public final class AttemptLog {
           if (size >= half) {
             out.close();
             Files.move(live, previous, StandardCopyOption.REPLACE_EXISTING);
-            out = open(StandardOpenOption.TRUNCATE_EXISTING);
+            out = openFresh();
             size = 0;
           }
         }
@@ -59,8 +59,8 @@ public final class AttemptLog {
     return total;
   }
 
-  private OutputStream open(StandardOpenOption mode) throws IOException {
-    return Files.newOutputStream(live, StandardOpenOption.CREATE, StandardOpenOption.WRITE, mode);
+  private OutputStream openFresh() throws IOException {
+    return Files.newOutputStream(live, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
   }
 
   /** The last {@code tailBytes} of the attempt's output, or empty if the attempt has no log. */

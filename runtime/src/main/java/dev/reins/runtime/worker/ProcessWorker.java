@@ -236,9 +236,7 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
     timers.cancel(new KillNow());
     // Whatever the process left in its group would be an orphan with no owner: the attempt is
     // over, so its whole tree goes with it.
-    if (ProcessTree.groupAlive(process.pid())) {
-      ProcessTree.signalGroup(process.pid(), ProcessTree.Signal.KILL);
-    }
+    ProcessTree.signalGroup(process.pid(), ProcessTree.Signal.KILL);
     pids.remove(runId, attempt);
     pool.tell(new WorkerPool.ProcessGone(runId, attempt));
     String signal = ProcessTree.signalOf(m.exitValue());
