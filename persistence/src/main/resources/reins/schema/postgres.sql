@@ -43,3 +43,27 @@ CREATE TABLE IF NOT EXISTS snapshot (
   meta_payload BYTEA,
   PRIMARY KEY(persistence_id, sequence_number)
 );
+
+-- Reins' own tables (unquoted names: the same statements on H2 and PostgreSQL).
+-- API tokens: only a SHA-256 of each token is stored; the token itself is shown once, at creation.
+CREATE TABLE IF NOT EXISTS reins_api_token (
+  id VARCHAR(40) PRIMARY KEY,
+  name VARCHAR(200) NOT NULL,
+  tenant VARCHAR(63) NOT NULL,
+  scopes VARCHAR(500) NOT NULL,
+  secret_sha256 VARCHAR(64) NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT,
+  revoked_at BIGINT
+);
+
+CREATE UNIQUE INDEX IF NOT EXISTS reins_api_token_secret_idx ON reins_api_token(secret_sha256);
+
+-- HMAC keys that sign per-run tokens, shared by every node of a cluster. A retired key no longer
+-- verifies tokens; the newest unretired key signs.
+CREATE TABLE IF NOT EXISTS reins_signing_key (
+  kid VARCHAR(40) PRIMARY KEY,
+  secret VARCHAR(100) NOT NULL,
+  created_at BIGINT NOT NULL,
+  retired_at BIGINT
+);

@@ -41,11 +41,15 @@ class CrashRecoveryTest {
   void sigkillAndRestartResolvesEveryInFlightRunByPolicy() throws Exception {
     Path dataDir = Files.createTempDirectory("reins-crash-");
     httpPort = freePort();
-    api = new ApiClient(httpPort);
+    api = new ApiClient(httpPort, null);
     int remotePort = freePort();
 
     Process first = startServer(dataDir, remotePort);
     awaitReady();
+    // no REINS_ADMIN_TOKEN: the first start wrote an admin token for its operator, for nobody else
+    Path tokenFile = dataDir.resolve("admin.token");
+    assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tokenFile)));
+    api = api.as(Files.readString(tokenFile).trim());
     String retried = submit("[\"sleep\",\"600\"]", "\"retry\":{\"maxAttempts\":2,\"backoffSeconds\":0}");
     String lost = submit("[\"sleep\",\"600\"]", null);
     String stubborn = submit("[\"sh\",\"-c\",\"trap '' TERM; sleep 600\"]", "\"cancelGraceSeconds\":600");
@@ -108,6 +112,7 @@ class CrashRecoveryTest {
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"),
         Main.class.getName());
+    pb.environment().remove("REINS_ADMIN_TOKEN");
     pb.environment().put("REINS_DATA_DIR", dataDir.toString());
     pb.environment().put("REINS_HTTP_PORT", Integer.toString(httpPort));
     pb.environment().put("REINS_REMOTE_PORT", Integer.toString(remotePort));

@@ -2,6 +2,7 @@ package dev.reins.http;
 
 import dev.reins.persistence.RunJournal;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.MemberStatus;
@@ -24,10 +25,10 @@ final class HealthRoutes extends AllDirectives {
     this.journal = journal;
   }
 
-  Route route() {
-    return pathPrefix("health", () -> concat(
-        path("live", () -> get(() -> complete(ok("live")))),
-        path("ready", () -> get(() -> onSuccess(ready(), r -> r)))));
+  List<Endpoint> endpoints() {
+    return List.of(
+        Endpoint.get("/health/live", Access.PUBLIC, c -> complete(ok("live"))),
+        Endpoint.get("/health/ready", Access.PUBLIC, c -> onSuccess(ready(), r -> r)));
   }
 
   private CompletionStage<Route> ready() {

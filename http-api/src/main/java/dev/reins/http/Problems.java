@@ -6,11 +6,15 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import java.sql.SQLException;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeoutException;
 import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.model.HttpMethod;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.headers.Allow;
@@ -39,6 +43,32 @@ final class Problems {
 
   static Route complete(Problem p) {
     return Directives.complete(p.toResponse());
+  }
+
+  static Route complete(Problem p, List<HttpHeader> headers) {
+    return Directives.complete(p.toResponse().addHeaders(headers));
+  }
+
+  /** 401 with the challenge RFC 6750 asks for; {@code invalidToken} when a token was sent. */
+  static Route unauthorized(String detail, boolean invalidToken) {
+    String challenge = invalidToken ? "Bearer realm=\"reins\", error=\"invalid_token\"" : "Bearer realm=\"reins\"";
+    return complete(Problem.of(401, "unauthorized", "Unauthorized", detail),
+        List.of(RawHeader.create("WWW-Authenticate", challenge)));
+  }
+
+  /** 503: nothing was done (or it may still happen, as {@code detail} says); try again later. */
+  static Route unavailable(String detail, Duration retryAfter) {
+    return complete(Problem.of(503, "unavailable", "Service unavailable", detail), List.of(retryAfter(retryAfter)));
+  }
+
+  /** 429: a limit of the caller's tenant; {@code retryAfter} says when a retry may pass. */
+  static Route tooManyRequests(String detail, Duration retryAfter) {
+    return complete(Problem.of(429, "too-many-requests", "Too many requests", detail), List.of(retryAfter(retryAfter)));
+  }
+
+  static HttpHeader retryAfter(Duration d) {
+    long seconds = Math.max(1, (d.toMillis() + 999) / 1000);
+    return RawHeader.create("Retry-After", Long.toString(seconds));
   }
 
   /** A Jackson failure on a request body, as a problem naming the field where possible. */
@@ -114,13 +144,13 @@ final class Problems {
     return sb.length() == 0 ? null : sb.toString();
   }
 
-  static ExceptionHandler exceptionHandler() {
+  static ExceptionHandler exceptionHandler(Duration retryAfter) {
     return ExceptionHandler.newBuilder()
-        .matchAny(Problems::handle)
+        .matchAny(e -> handle(e, retryAfter))
         .build();
   }
 
-  private static Route handle(Throwable e) {
+  private static Route handle(Throwable e, Duration retryAfter) {
     if (e instanceof EntityStreamSizeException size) {
       // The rest of the body is never read, so the connection cannot carry another request: say
       // so, or a keep-alive client would send its next request into a closing connection.
@@ -131,11 +161,15 @@ final class Problems {
     }
     if (e instanceof AskTimeoutException || e instanceof TimeoutException) {
       log.warn("a run did not answer in time: {}", e.toString());
-      return complete(Problem.of(503, "unavailable", "Service unavailable",
-          "the run did not answer in time; the request may still take effect: read the run before repeating it"));
+      return unavailable("the run did not answer in time (is the journal database down?); the request may still take "
+          + "effect: read the run before repeating it", retryAfter);
+    }
+    if (e instanceof SQLException) {
+      log.warn("database error while handling a request: {}", e.toString());
+      return unavailable("the database does not answer; nothing was done", retryAfter);
     }
     if (e instanceof CompletionException && e.getCause() != null) {
-      return handle(e.getCause());
+      return handle(e.getCause(), retryAfter);
     }
     return unexpected(e);
   }
@@ -165,7 +199,7 @@ final class Problems {
   static RejectionHandler rejectionHandler() {
     return RejectionHandler.newBuilder()
         .handle(MalformedRequestContentRejection.class, r -> r.getCause() instanceof EntityStreamSizeException
-            ? handle(r.getCause())
+            ? handle(r.getCause(), Duration.ZERO)
             : complete(Problem.malformedJson(r.message())))
         .handle(MalformedQueryParamRejection.class, r -> complete(Problem.invalidField(r.parameterName(), r.errorMsg())))
         .handle(MissingQueryParamRejection.class, r -> complete(Problem.invalidField(r.parameterName(), "required query parameter")))

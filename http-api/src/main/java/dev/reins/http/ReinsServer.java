@@ -9,6 +9,17 @@ import dev.reins.runtime.run.Runs;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import dev.reins.http.auth.Authenticator;
+import dev.reins.persistence.Connections;
+import dev.reins.persistence.auth.AdminBootstrap;
+import dev.reins.persistence.auth.TokenStore;
+import dev.reins.runtime.auth.RunTokens;
+import dev.reins.runtime.worker.JobCredentials;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executor;
+import scala.concurrent.ExecutionContextExecutor;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -40,13 +51,29 @@ public final class ReinsServer implements AutoCloseable {
 
   /** Starts a server from a resolved configuration (see the reference.conf files for the keys). */
   public static ReinsServer start(Config config) {
+    Clock clock = Clock.systemUTC();
     JournalDatabase db = JournalDatabase.fromConfig(config);
+    HttpSettings http = HttpSettings.fromConfig(config);
     if (config.getBoolean("reins.db.create-schema")) {
       JournalSchema.createIfMissing(db);
     }
+    RunTokens runTokens;
+    try {
+      TokenStore direct = new TokenStore(Connections.direct(db), clock);
+      direct.ensureSigningKey();
+      if (http.adminToken().isEmpty()) {
+        AdminBootstrap.createIfNoTokens(direct, JournalDatabase.dataDir(config)).ifPresent(file ->
+            log.warn("created the first admin token and wrote it to {} (readable by this user only); use it as "
+                + "'Authorization: Bearer $(cat {})' and create narrower tokens with ./reins tokens create", file, file));
+      }
+      runTokens = new RunTokens(direct::signingKeys, clock);
+      runTokens.reload();
+    } catch (Exception e) {
+      throw new IllegalStateException("Reins could not read or create its tokens in " + db + ": " + rootMessage(e), e);
+    }
     Config full = db.pekkoConfig().withFallback(config).resolve();
     CompletableFuture<ServerBinding> bound = new CompletableFuture<>();
-    ActorSystem<Void> system = ActorSystem.create(guardian(full, bound), "reins", full);
+    ActorSystem<Void> system = ActorSystem.create(guardian(full, http, runTokens, clock, bound), "reins", full);
     try {
       ServerBinding binding = bound.get(60, TimeUnit.SECONDS);
       log.info("Reins is listening on http://{}:{} (journal: {}, data: {})",
@@ -58,7 +85,8 @@ public final class ReinsServer implements AutoCloseable {
     }
   }
 
-  private static Behavior<Void> guardian(Config config, CompletableFuture<ServerBinding> bound) {
+  private static Behavior<Void> guardian(
+      Config config, HttpSettings http, RunTokens runTokens, Clock clock, CompletableFuture<ServerBinding> bound) {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
       if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
@@ -66,12 +94,26 @@ public final class ReinsServer implements AutoCloseable {
         Cluster cluster = Cluster.get(system);
         cluster.manager().tell(Join.create(cluster.selfMember().address()));
       }
-      ReinsNode node = ReinsNode.start(ctx, config, Clock.systemUTC());
+      ExecutionContextExecutor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig("reins.db.blocking-dispatcher"));
+      TokenStore tokens = new TokenStore(Connections.pooled(system), clock);
+      RunTokens signer = runTokens;
+      system.scheduler().scheduleWithFixedDelay(http.signingKeyRefresh(), http.signingKeyRefresh(), () -> {
+        try {
+          signer.reload();
+        } catch (Exception e) {
+          log.warn("could not reload the run token signing keys (keeping the ones loaded): {}", e.toString());
+        }
+      }, blocking);
+      JobCredentials credentials = (runId, tenant, attempt, spec) ->
+          signer.issue(runId, tenant, attempt, JobCredentials.lifetime(spec));
+      ReinsNode node = ReinsNode.start(ctx, config, credentials, clock);
       RunJournal journal = new RunJournal(system);
-      Runs runs = new Runs(system, config.getDuration("reins.http.ask-timeout"));
-      Route route = routes(system, runs, journal, node, config);
+      Runs runs = new Runs(system, http.askTimeout());
+      Authenticator authenticator = new Authenticator(
+          tokens, signer, http.adminToken(), blocking, clock, http.tokenCacheTtl(), http.tokenCacheMax());
+      Route route = routes(system, runs, journal, node, http, authenticator, tokens, blocking, clock);
       Http.get(system)
-          .newServerAt(config.getString("reins.http.host"), config.getInt("reins.http.port"))
+          .newServerAt(http.host(), http.port())
           .bind(route)
           .whenComplete((b, e) -> {
             if (e != null) {
@@ -84,15 +126,25 @@ public final class ReinsServer implements AutoCloseable {
     });
   }
 
-  static Route routes(ActorSystem<?> system, Runs runs, RunJournal journal, ReinsNode node, Config config) {
-    RunRoutes runRoutes = new RunRoutes(runs, journal, node.runSettings().defaults(), node.workerSettings().dataDir());
-    HealthRoutes health = new HealthRoutes(system, journal);
-    long maxBody = config.getBytes("reins.http.max-body");
+  /** Every endpoint of the API, in one table (see {@link Endpoint}). */
+  static List<Endpoint> endpoints(
+      ActorSystem<?> system, Runs runs, RunJournal journal, ReinsNode node, Authenticator authenticator,
+      TokenStore tokens, Executor blocking, Clock clock) {
+    List<Endpoint> all = new ArrayList<>();
+    all.addAll(new RunRoutes(runs, node.quota(), journal, node.runSettings().defaults(), node.workerSettings().dataDir()).endpoints());
+    all.addAll(new AdminRoutes(tokens, authenticator, blocking, clock).endpoints());
+    all.addAll(new HealthRoutes(system, journal).endpoints());
+    return all;
+  }
+
+  static Route routes(
+      ActorSystem<?> system, Runs runs, RunJournal journal, ReinsNode node, HttpSettings http, Authenticator authenticator,
+      TokenStore tokens, Executor blocking, Clock clock) {
+    ApiRouter router = new ApiRouter(endpoints(system, runs, journal, node, authenticator, tokens, blocking, clock), authenticator, http);
     AllDirectives d = new AllDirectives() {};
-    return d.handleExceptions(Problems.exceptionHandler(), () ->
+    return d.handleExceptions(Problems.exceptionHandler(http.retryAfter()), () ->
         d.handleRejections(Problems.rejectionHandler(), () ->
-            d.withSizeLimit(maxBody, () ->
-                d.pathPrefix("v1", () -> d.concat(runRoutes.route(), health.route())))));
+            d.withSizeLimit(http.maxBody(), router::route)));
   }
 
   public InetSocketAddress address() {

@@ -1,22 +1,20 @@
 package dev.reins.http;
 
-import com.fasterxml.jackson.core.JsonParseException;
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.reins.persistence.RunJournal;
 import dev.reins.protocol.api.CancelRequest;
 import dev.reins.protocol.api.ResetRequest;
 import dev.reins.protocol.api.RunView;
 import dev.reins.protocol.api.SubmitRunRequest;
-import dev.reins.protocol.json.ReinsJson;
 import dev.reins.protocol.run.RunStatus;
 import dev.reins.runtime.run.RunEntity;
 import dev.reins.runtime.run.RunEntity.Outcome;
+import dev.reins.runtime.run.RunAccess;
 import dev.reins.runtime.run.Runs;
+import dev.reins.runtime.tenant.TenantQuota;
+import dev.reins.protocol.auth.Scope;
 import dev.reins.runtime.worker.AttemptLog;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,7 +38,6 @@ import org.apache.pekko.http.javadsl.model.headers.EntityTag;
 import org.apache.pekko.http.javadsl.model.headers.Location;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
-import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.pattern.AskTimeoutException;
@@ -59,46 +56,53 @@ final class RunRoutes extends AllDirectives {
   private static final int MAX_TAIL = 10 * 1024 * 1024;
 
   private final Runs runs;
+  private final TenantQuota.Client quota;
   private final RunJournal journal;
   private final SubmitRunRequest.Defaults defaults;
   private final Path dataDir;
-  private final ObjectMapper json = ReinsJson.mapper();
 
-  RunRoutes(Runs runs, RunJournal journal, SubmitRunRequest.Defaults defaults, Path dataDir) {
+  RunRoutes(Runs runs, TenantQuota.Client quota, RunJournal journal, SubmitRunRequest.Defaults defaults, Path dataDir) {
     this.runs = runs;
+    this.quota = quota;
     this.journal = journal;
     this.defaults = defaults;
     this.dataDir = dataDir;
   }
 
-  Route route() {
-    return pathPrefix("runs", () -> concat(
-        pathEndOrSingleSlash(() -> post(() -> entity(Unmarshaller.entityToString(), this::submit))),
-        pathPrefix(PathMatchers.segment(), id -> runId(id, () -> concat(
-            pathEndOrSingleSlash(() -> get(() -> onSuccess(runs.get(id), this::getResponse))),
-            path("cancel", () -> post(() -> parameterOptional("wait", wait ->
-                entity(Unmarshaller.entityToString(), body -> cancel(id, body, wait))))),
-            path("reset", () -> post(() -> entity(Unmarshaller.entityToString(), body -> reset(id, body)))),
-            path("events", () -> get(() -> onSuccess(journal.events(id), this::eventsResponse))),
-            path("logs", () -> get(() -> parameterOptional("attempt", attempt ->
-                parameterOptional("tail", tail -> logs(id, attempt, tail))))))))));
+  /** The run endpoints: who may call each, and what answers. */
+  List<Endpoint> endpoints() {
+    return List.of(
+        Endpoint.post("/runs", Access.scope(Scope.RUNS_SUBMIT), c -> body(b -> submit(c, b), c)),
+        Endpoint.get("/runs/{id}", Access.scopeOrOwnRun(Scope.RUNS_READ), c -> runId(c, () ->
+            onSuccess(runs.get(c.param("id"), c.caller().runAccess()), this::getResponse))),
+        Endpoint.post("/runs/{id}/cancel", Access.scope(Scope.RUNS_CANCEL), c -> runId(c, () ->
+            parameterOptional("wait", wait -> body(b -> cancel(c, b, wait), c)))),
+        Endpoint.post("/runs/{id}/reset", Access.scope(Scope.RUNS_RESET), c -> runId(c, () -> body(b -> reset(c, b), c))),
+        Endpoint.get("/runs/{id}/events", Access.scopeOrOwnRun(Scope.RUNS_READ), c -> runId(c, () -> events(c))),
+        Endpoint.get("/runs/{id}/logs", Access.scopeOrOwnRun(Scope.RUNS_READ), c -> runId(c, () ->
+            parameterOptional("attempt", attempt -> parameterOptional("tail", tail -> logs(c, attempt, tail))))));
+  }
+
+  private Route body(java.util.function.Function<String, Route> inner, Endpoint.Call c) {
+    return entity(Unmarshaller.entityToString(), inner::apply);
   }
 
   /** Run ids are UUIDs; anything else cannot name a run (and never reaches the file system). */
-  private Route runId(String id, Supplier<Route> inner) {
+  private Route runId(Endpoint.Call c, Supplier<Route> inner) {
+    String id = c.param("id");
     if (!RUN_ID.matcher(id).matches()) {
       return Problems.complete(Problem.notFound("no run with id '" + id + "'"));
     }
     return inner.get();
   }
 
-  private Route submit(String body) {
+  private Route submit(Endpoint.Call c, String body) {
     SubmitRunRequest request;
     try {
       if (body.isBlank()) {
         return Problems.complete(Problem.invalidField("executor.command", "a JSON body with executor.command is required"));
       }
-      request = readBody(body, SubmitRunRequest.class);
+      request = Json.read(body, SubmitRunRequest.class);
       if (request == null) {
         return Problems.complete(Problem.invalidField("executor.command", "a JSON object with executor.command is required"));
       }
@@ -109,23 +113,36 @@ final class RunRoutes extends AllDirectives {
     if (!v.isValid()) {
       return Problems.complete(Problem.invalidField(v.field(), v.detail()));
     }
-    String runId = Runs.newRunId(request.idempotencyKey());
-    return onSuccess(runs.submit(runId, v.spec()), reply -> switch (reply.outcome()) {
-      case CREATED -> run(StatusCodes.ACCEPTED, reply, List.of(Location.create("/v1/runs/" + runId)));
-      case EXISTS -> run(StatusCodes.OK, reply, List.of(Location.create("/v1/runs/" + runId)));
-      default -> problemFor(reply);
+    String tenant = c.tenant();
+    String runId = Runs.newRunId(tenant, request.idempotencyKey());
+    return onSuccess(quota.admit(tenant, runId), admission -> {
+      if (!admission.admitted()) {
+        return Problems.tooManyRequests(admission.detail(), admission.retryAfter());
+      }
+      return onSuccess(runs.submit(runId, tenant, v.spec()), reply -> {
+        if (reply.outcome() != Outcome.CREATED && (!reply.state().exists() || reply.state().status().isTerminal())) {
+          quota.release(tenant, runId); // admission took a lease for a run that is not live
+        }
+        return switch (reply.outcome()) {
+          case CREATED -> run(StatusCodes.ACCEPTED, reply, List.of(Location.create("/v1/runs/" + runId)));
+          case EXISTS -> run(StatusCodes.OK, reply, List.of(Location.create("/v1/runs/" + runId)));
+          default -> problemFor(reply);
+        };
+      });
     });
   }
 
   private Route getResponse(RunEntity.Reply reply) {
-    return reply.outcome() == Outcome.NOT_FOUND ? problemFor(reply) : run(StatusCodes.OK, reply, List.of());
+    return reply.outcome() != Outcome.UNCHANGED ? problemFor(reply) : run(StatusCodes.OK, reply, List.of());
   }
 
-  private Route cancel(String id, String body, Optional<String> waitParam) {
+  private Route cancel(Endpoint.Call c, String body, Optional<String> waitParam) {
+    String id = c.param("id");
+    RunAccess access = c.caller().runAccess();
     CancelRequest request;
     Duration wait;
     try {
-      request = Optional.ofNullable(body.isBlank() ? null : readBody(body, CancelRequest.class)).orElse(CancelRequest.EMPTY);
+      request = Optional.ofNullable(body.isBlank() ? null : Json.read(body, CancelRequest.class)).orElse(CancelRequest.EMPTY);
       wait = parseWait(waitParam);
     } catch (JsonProcessingException e) {
       return Problems.complete(Problems.fromJson(e));
@@ -136,16 +153,16 @@ final class RunRoutes extends AllDirectives {
       return Problems.complete(Problem.invalidField("reason", "at most 1000 characters"));
     }
     CompletionStage<Route> answer =
-        runs.cancel(id, request.reason(), request.attempt())
+        runs.cancel(id, access, request.reason(), request.attempt())
             .thenCompose(reply -> {
               boolean accepted = reply.outcome() == Outcome.CHANGED || reply.outcome() == Outcome.UNCHANGED;
               if (!accepted || reply.state().status() != RunStatus.CANCELLING || wait.isZero()) {
                 return CompletableFuture.completedFuture(cancelResponse(reply, reply.outcome()));
               }
-              return runs.awaitTerminal(id, wait)
+              return runs.awaitTerminal(id, access, wait)
                   .thenApply(done -> cancelResponse(done, reply.outcome()))
                   .exceptionallyCompose(e -> isTimeout(e)
-                      ? runs.get(id).thenApply(now -> cancelResponse(now, reply.outcome()))
+                      ? runs.get(id, access).thenApply(now -> cancelResponse(now, reply.outcome()))
                       : CompletableFuture.failedStage(e));
             });
     return onSuccess(answer, r -> r);
@@ -161,26 +178,34 @@ final class RunRoutes extends AllDirectives {
     };
   }
 
-  private Route reset(String id, String body) {
+  private Route reset(Endpoint.Call c, String body) {
+    String id = c.param("id");
     ResetRequest request;
     try {
-      request = Optional.ofNullable(body.isBlank() ? null : readBody(body, ResetRequest.class)).orElse(ResetRequest.EMPTY);
+      request = Optional.ofNullable(body.isBlank() ? null : Json.read(body, ResetRequest.class)).orElse(ResetRequest.EMPTY);
     } catch (JsonProcessingException e) {
       return Problems.complete(Problems.fromJson(e));
     }
-    return onSuccess(runs.reset(id, request.attempt()), reply -> reply.outcome() == Outcome.CHANGED
+    return onSuccess(runs.reset(id, c.caller().runAccess(), request.attempt()), reply -> reply.outcome() == Outcome.CHANGED
         ? run(StatusCodes.OK, reply, List.of(RawHeader.create(OUTCOME_HEADER, "changed")))
         : problemFor(reply));
   }
 
-  private Route eventsResponse(List<dev.reins.protocol.api.StoredEvent> events) {
-    if (events.isEmpty()) {
-      return Problems.complete(Problem.notFound("no run with that id"));
-    }
-    return jsonResponse(StatusCodes.OK, events, List.of());
+  /** The caller's view of the run decides first (tenant, per-run token); then the journal answers. */
+  private Route events(Endpoint.Call c) {
+    String id = c.param("id");
+    return onSuccess(runs.get(id, c.caller().runAccess()), reply -> {
+      if (reply.outcome() != Outcome.UNCHANGED) {
+        return problemFor(reply);
+      }
+      return onSuccess(journal.events(id), events -> events.isEmpty()
+          ? Problems.complete(Problem.notFound("no run with that id"))
+          : Json.complete(StatusCodes.OK, events, List.of()));
+    });
   }
 
-  private Route logs(String id, Optional<String> attemptParam, Optional<String> tailParam) {
+  private Route logs(Endpoint.Call c, Optional<String> attemptParam, Optional<String> tailParam) {
+    String id = c.param("id");
     int tail;
     Integer attempt;
     try {
@@ -196,8 +221,8 @@ final class RunRoutes extends AllDirectives {
     if (tail < 0 || tail > MAX_TAIL) {
       return Problems.complete(Problem.invalidField("tail", "must be between 0 and " + MAX_TAIL));
     }
-    return onSuccess(runs.get(id), reply -> {
-      if (reply.outcome() == Outcome.NOT_FOUND) {
+    return onSuccess(runs.get(id, c.caller().runAccess()), reply -> {
+      if (reply.outcome() != Outcome.UNCHANGED) {
         return problemFor(reply);
       }
       int n = attempt == null ? reply.state().attempt() : attempt;
@@ -214,24 +239,6 @@ final class RunRoutes extends AllDirectives {
         throw new CompletionException(e);
       }
     });
-  }
-
-  /**
-   * Reads a body that must be exactly one JSON value: {@code {...} {...}} or a value followed by
-   * garbage is malformed, not a request to guess at. JSON {@code null} reads as {@code null}.
-   */
-  private <T> T readBody(String body, Class<T> type) throws JsonProcessingException {
-    try (JsonParser parser = json.createParser(body)) {
-      T value = json.readValue(parser, type);
-      if (parser.nextToken() != null) {
-        throw new JsonParseException(parser, "unexpected content after the JSON value");
-      }
-      return value;
-    } catch (JsonProcessingException e) {
-      throw e;
-    } catch (IOException e) {
-      throw new UncheckedIOException("reading a string cannot fail", e);
-    }
   }
 
   static Duration parseWait(Optional<String> wait) {
@@ -258,18 +265,7 @@ final class RunRoutes extends AllDirectives {
   private Route run(StatusCode status, RunEntity.Reply reply, List<HttpHeader> headers) {
     List<HttpHeader> all = new ArrayList<>(headers);
     all.add(ETag.create(EntityTag.create(Long.toString(reply.version()), false)));
-    return jsonResponse(status, RunView.of(reply.state(), reply.version()), all);
-  }
-
-  private Route jsonResponse(StatusCode status, Object body, List<HttpHeader> headers) {
-    try {
-      return complete(HttpResponse.create()
-          .withStatus(status)
-          .addHeaders(headers)
-          .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, json.writeValueAsBytes(body))));
-    } catch (JsonProcessingException e) {
-      throw new CompletionException(e);
-    }
+    return Json.complete(status, RunView.of(reply.state(), reply.version()), all);
   }
 
   private Route problemFor(RunEntity.Reply reply) {
@@ -278,8 +274,13 @@ final class RunRoutes extends AllDirectives {
       case STALE_ATTEMPT -> Problem.of(409, "stale-attempt", "Stale attempt", reply.detail());
       case INVALID_STATE -> Problem.of(409, "invalid-state", "Not allowed in this state", reply.detail());
       case IDEMPOTENCY_CONFLICT -> Problem.of(409, "idempotency-conflict", "Idempotency key reused", reply.detail());
+      case ATTEMPT_ENDED -> null;
       default -> Problem.of(500, "internal", "Internal error", "unexpected outcome " + reply.outcome());
     };
+    if (p == null) {
+      // a per-run token whose attempt is over is no longer a credential
+      return Problems.unauthorized(reply.detail(), true);
+    }
     return Problems.complete(p);
   }
 }

@@ -15,11 +15,29 @@ public class ApiClient {
   /** How often the waits look at the server (over HTTP: there is nothing to subscribe to). */
   protected static final Duration POLL = Duration.ofMillis(20);
 
-  public final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-  private final int port;
+  private static final HttpClient SHARED = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  public ApiClient(int port) {
+  public final HttpClient http = SHARED;
+  private final int port;
+  /** Sent as {@code Authorization: Bearer ...}; {@code null} sends none. */
+  private final String token;
+
+  public ApiClient(int port, String token) {
     this.port = port;
+    this.token = token;
+  }
+
+  /** The same server, another token ({@code null}: none). */
+  public ApiClient as(String otherToken) {
+    return new ApiClient(port, otherToken);
+  }
+
+  public String token() {
+    return token;
+  }
+
+  public int port() {
+    return port;
   }
 
   public URI uri(String path) {
@@ -28,6 +46,9 @@ public class ApiClient {
 
   public HttpResponse<String> send(String method, String path, String body) throws IOException, InterruptedException {
     HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30));
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
     if (body != null) {
       b.header("Content-Type", "application/json");
     }
@@ -41,10 +62,13 @@ public class ApiClient {
     HttpRequest.BodyPublisher publisher = chunked
         ? HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body))
         : HttpRequest.BodyPublishers.ofByteArray(body);
-    HttpRequest request = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30))
+    HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30))
         .header("Content-Type", "application/json")
-        .method(method, publisher)
-        .build();
+        .method(method, publisher);
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    HttpRequest request = b.build();
     return http.send(request, HttpResponse.BodyHandlers.ofString());
   }
 

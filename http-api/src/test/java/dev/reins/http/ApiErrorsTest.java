@@ -243,14 +243,14 @@ class ApiErrorsTest {
 
   static Stream<Arguments> wrongMethods() {
     return Stream.of(
-        Arguments.of("DELETE", "/v1/runs/{id}", "GET"),
-        Arguments.of("PUT", "/v1/runs/{id}", "GET"),
-        Arguments.of("GET", "/v1/runs", "POST"),
-        Arguments.of("DELETE", "/v1/runs", "POST"),
-        Arguments.of("GET", "/v1/runs/{id}/cancel", "POST"),
-        Arguments.of("GET", "/v1/runs/{id}/reset", "POST"),
-        Arguments.of("POST", "/v1/runs/{id}/events", "GET"),
-        Arguments.of("POST", "/v1/health/ready", "GET"));
+        Arguments.of("DELETE", "/v1/runs/{id}", "GET, HEAD, OPTIONS"),
+        Arguments.of("PUT", "/v1/runs/{id}", "GET, HEAD, OPTIONS"),
+        Arguments.of("GET", "/v1/runs", "POST, OPTIONS"),
+        Arguments.of("DELETE", "/v1/runs", "POST, OPTIONS"),
+        Arguments.of("GET", "/v1/runs/{id}/cancel", "POST, OPTIONS"),
+        Arguments.of("GET", "/v1/runs/{id}/reset", "POST, OPTIONS"),
+        Arguments.of("POST", "/v1/runs/{id}/events", "GET, HEAD, OPTIONS"),
+        Arguments.of("POST", "/v1/health/ready", "GET, HEAD, OPTIONS"));
   }
 
   @ParameterizedTest(name = "{0} {1}")

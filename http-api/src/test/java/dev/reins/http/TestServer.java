@@ -17,8 +17,11 @@ public final class TestServer extends ApiClient implements AutoCloseable {
   public final ReinsServer server;
   public final Path dataDir;
 
+  /** The admin token of every test server ({@code REINS_ADMIN_TOKEN}): the default tenant, every scope. */
+  public static final String ADMIN_TOKEN = "test-admin-token-" + java.util.UUID.randomUUID();
+
   private TestServer(ReinsServer server, Path dataDir) {
-    super(server.address().getPort());
+    super(server.address().getPort(), ADMIN_TOKEN);
     this.server = server;
     this.dataDir = dataDir;
   }
@@ -34,6 +37,7 @@ public final class TestServer extends ApiClient implements AutoCloseable {
             "reins.data-dir", dataDir.toString(),
             "reins.http.port", 0,
             "reins.remote.port", 0,
+            "reins.auth.admin-token", ADMIN_TOKEN,
             "pekko.cluster.seed-nodes", java.util.List.of(),
             "pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on")))
         .withFallback(ConfigFactory.defaultApplication())

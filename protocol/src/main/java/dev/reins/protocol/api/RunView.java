@@ -12,6 +12,7 @@ import java.util.Map;
 /** A run as {@code GET /v1/runs/{id}} shows it. {@code version} is the last event's sequence number. */
 public record RunView(
     String id,
+    String tenant,
     RunStatus state,
     int attempt,
     Instant createdAt,
@@ -33,6 +34,7 @@ public record RunView(
   public static RunView of(RunState s, long version) {
     return new RunView(
         s.runId(),
+        s.tenant(),
         s.status(),
         s.attempt(),
         s.createdAt(),

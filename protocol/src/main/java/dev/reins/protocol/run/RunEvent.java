@@ -2,6 +2,7 @@ package dev.reins.protocol.run;
 
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import dev.reins.protocol.auth.Tenants;
 import java.time.Instant;
 
 /**
@@ -31,8 +32,19 @@ public sealed interface RunEvent {
   /** The attempt this event belongs to (the fencing token). */
   int attempt();
 
-  /** A run was accepted; attempt 1 is pending. */
-  record RunSubmitted(String runId, RunSpec spec, int attempt, Instant at) implements RunEvent {}
+  /**
+   * A run was accepted; attempt 1 is pending. {@code tenant} owns the run (events written before
+   * tenants existed have none and belong to {@link Tenants#DEFAULT}).
+   */
+  record RunSubmitted(String runId, RunSpec spec, int attempt, Instant at, String tenant) implements RunEvent {
+    public RunSubmitted {
+      tenant = tenant == null ? Tenants.DEFAULT : tenant;
+    }
+
+    public RunSubmitted(String runId, RunSpec spec, int attempt, Instant at) {
+      this(runId, spec, attempt, at, Tenants.DEFAULT);
+    }
+  }
 
   /** A worker slot was granted and the attempt's process is running. */
   record AttemptStarted(int attempt, WorkerInfo worker, Instant at) implements RunEvent {}

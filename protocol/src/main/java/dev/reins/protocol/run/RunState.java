@@ -1,17 +1,20 @@
 package dev.reins.protocol.run;
 
+import dev.reins.protocol.auth.Tenants;
 import java.time.Instant;
 
 /**
  * The state of one run, derived only by folding its events with {@link #apply}. Recovery, audit
  * replay and time-travel queries all use this one fold.
  *
+ * @param tenant who owns the run; only callers of that tenant see it
  * @param stopCause why a {@code cancelling} run is being stopped; decides its terminal state
  * @param retryAt for a pending retry, the earliest time the attempt may start
  * @param attemptStartedAt when the current attempt's process started (timeouts count from here)
  */
 public record RunState(
     String runId,
+    String tenant,
     RunStatus status,
     int attempt,
     RunSpec spec,
@@ -24,6 +27,13 @@ public record RunState(
     Instant retryAt,
     Instant attemptStartedAt) {
 
+  public RunState {
+    // snapshots taken before tenants existed: those runs belong to the default tenant
+    if (status != null && tenant == null) {
+      tenant = Tenants.DEFAULT;
+    }
+  }
+
   /** Why a run is in {@code cancelling}. */
   public enum StopCause {
     CANCEL,
@@ -32,7 +42,7 @@ public record RunState(
 
   /** Before the first event: the run does not exist. */
   public static final RunState EMPTY =
-      new RunState(null, null, 0, null, null, null, null, null, null, null, null, null);
+      new RunState(null, null, null, 0, null, null, null, null, null, null, null, null, null);
 
   public boolean exists() {
     return status != null;
@@ -41,10 +51,10 @@ public record RunState(
   public RunState apply(RunEvent event) {
     // Java 17 has no pattern switch; the permits list of RunEvent is the checklist for this chain.
     if (event instanceof RunEvent.RunSubmitted e) {
-      return new RunState(e.runId(), RunStatus.PENDING, e.attempt(), e.spec(), e.at(), e.at(),
+      return new RunState(e.runId(), e.tenant(), RunStatus.PENDING, e.attempt(), e.spec(), e.at(), e.at(),
           null, null, null, null, null, null);
     } else if (event instanceof RunEvent.AttemptStarted e) {
-      return new RunState(runId, RunStatus.RUNNING, attempt, spec, createdAt, e.at(), e.worker(),
+      return new RunState(runId, tenant, RunStatus.RUNNING, attempt, spec, createdAt, e.at(), e.worker(),
           null, cancel, null, null, e.at());
     } else if (event instanceof RunEvent.AttemptStartFailed e) {
       return attemptEnded(new ExitInfo(null, null, "start_failed", e.message()), e.at());
@@ -56,15 +66,15 @@ public record RunState(
     } else if (event instanceof RunEvent.CancelRequested e) {
       CancelInfo requested = new CancelInfo(e.reason(), e.at());
       return status == RunStatus.PENDING
-          ? new RunState(runId, RunStatus.CANCELLED, attempt, spec, createdAt, e.at(), null,
+          ? new RunState(runId, tenant, RunStatus.CANCELLED, attempt, spec, createdAt, e.at(), null,
               null, requested, null, null, null)
-          : new RunState(runId, RunStatus.CANCELLING, attempt, spec, createdAt, e.at(), worker,
+          : new RunState(runId, tenant, RunStatus.CANCELLING, attempt, spec, createdAt, e.at(), worker,
               null, requested, StopCause.CANCEL, null, attemptStartedAt);
     } else if (event instanceof RunEvent.TimeoutReached e) {
-      return new RunState(runId, RunStatus.CANCELLING, attempt, spec, createdAt, e.at(), worker,
+      return new RunState(runId, tenant, RunStatus.CANCELLING, attempt, spec, createdAt, e.at(), worker,
           null, cancel, StopCause.TIMEOUT, null, attemptStartedAt);
     } else if (event instanceof RunEvent.RunReset e) {
-      return new RunState(runId, RunStatus.PENDING, e.attempt(), spec, createdAt, e.at(), null,
+      return new RunState(runId, tenant, RunStatus.PENDING, e.attempt(), spec, createdAt, e.at(), null,
           null, null, null, null, null);
     }
     throw new IllegalArgumentException("unknown run event " + event.getClass().getName());
@@ -81,12 +91,12 @@ public record RunState(
     } else if ("exited".equals(how.reason()) && Integer.valueOf(0).equals(how.code())) {
       next = RunStatus.SUCCEEDED;
     } else if (spec.retry().allowsAnotherAfter(attempt)) {
-      return new RunState(runId, RunStatus.PENDING, attempt + 1, spec, createdAt, at, null, how,
+      return new RunState(runId, tenant, RunStatus.PENDING, attempt + 1, spec, createdAt, at, null, how,
           null, null, at.plusSeconds(spec.retry().backoffSeconds()), null);
     } else {
       next = RunStatus.FAILED;
     }
-    return new RunState(runId, next, attempt, spec, createdAt, at, null, how, cancel, null, null,
+    return new RunState(runId, tenant, next, attempt, spec, createdAt, at, null, how, cancel, null, null,
         null);
   }
 }

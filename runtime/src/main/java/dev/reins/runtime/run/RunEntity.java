@@ -1,12 +1,14 @@
 package dev.reins.runtime.run;
 
 import dev.reins.persistence.RunJournal;
+import dev.reins.protocol.auth.Tenants;
 import dev.reins.protocol.run.RunEvent;
 import dev.reins.protocol.run.RunSpec;
 import dev.reins.protocol.run.RunState;
 import dev.reins.protocol.run.RunStatus;
 import dev.reins.protocol.run.WorkerInfo;
 import dev.reins.runtime.CborSerializable;
+import dev.reins.runtime.tenant.TenantQuota;
 import dev.reins.runtime.worker.ProcessWorker;
 import dev.reins.runtime.worker.WorkerPool;
 import dev.reins.runtime.worker.WorkerReport;
@@ -59,17 +61,44 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
 
   public sealed interface Command extends CborSerializable {}
 
-  public record Submit(String runId, RunSpec spec, ActorRef<Reply> replyTo) implements Command {}
+  /** A command from a client: the run checks {@link RunAccess} before anything else. */
+  public sealed interface ClientCommand extends Command {
+    RunAccess access();
 
-  public record Get(ActorRef<Reply> replyTo) implements Command {}
+    ActorRef<Reply> replyTo();
+  }
+
+  public record Submit(String runId, String tenant, RunSpec spec, ActorRef<Reply> replyTo) implements Command {
+    public Submit(String runId, RunSpec spec, ActorRef<Reply> replyTo) {
+      this(runId, Tenants.DEFAULT, spec, replyTo);
+    }
+  }
+
+  public record Get(RunAccess access, ActorRef<Reply> replyTo) implements ClientCommand {
+    public Get(ActorRef<Reply> replyTo) {
+      this(RunAccess.INTERNAL, replyTo);
+    }
+  }
 
   /** {@code attempt}, when given, must be the current attempt (else {@link Outcome#STALE_ATTEMPT}). */
-  public record Cancel(String reason, Integer attempt, ActorRef<Reply> replyTo) implements Command {}
+  public record Cancel(RunAccess access, String reason, Integer attempt, ActorRef<Reply> replyTo) implements ClientCommand {
+    public Cancel(String reason, Integer attempt, ActorRef<Reply> replyTo) {
+      this(RunAccess.INTERNAL, reason, attempt, replyTo);
+    }
+  }
 
-  public record Reset(Integer attempt, ActorRef<Reply> replyTo) implements Command {}
+  public record Reset(RunAccess access, Integer attempt, ActorRef<Reply> replyTo) implements ClientCommand {
+    public Reset(Integer attempt, ActorRef<Reply> replyTo) {
+      this(RunAccess.INTERNAL, attempt, replyTo);
+    }
+  }
 
   /** Replies once the run is terminal (at once if it is already); the caller bounds the wait. */
-  public record AwaitTerminal(ActorRef<Reply> replyTo) implements Command {}
+  public record AwaitTerminal(RunAccess access, ActorRef<Reply> replyTo) implements ClientCommand {
+    public AwaitTerminal(ActorRef<Reply> replyTo) {
+      this(RunAccess.INTERNAL, replyTo);
+    }
+  }
 
   /** A worker's report, routed here by run id. */
   public record FromWorker(WorkerReport report) implements Command {}
@@ -83,6 +112,8 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   private record ResendStop(int attempt) implements Command {}
 
   private record Idle() implements Command {}
+
+  private record RenewLease() implements Command {}
 
   /** Sent by sharding once passivation is agreed. */
   record StopEntity() implements Command {}
@@ -110,7 +141,9 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     /** the command is not allowed in the run's state (reset while not terminal). */
     INVALID_STATE,
     /** submit with an idempotency key already used with a different request. */
-    IDEMPOTENCY_CONFLICT
+    IDEMPOTENCY_CONFLICT,
+    /** a per-run token whose attempt is over (a newer attempt runs, or the run is terminal). */
+    ATTEMPT_ENDED
   }
 
   /** The answer to every client command: what happened, and the run as it is now. */
@@ -123,12 +156,13 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       ActorSystem<?> system,
       ActorRef<WorkerPool.Command> localPool,
       RunSettings settings,
+      TenantQuota.Client quota,
       Clock clock) {
     ClusterSharding.get(system)
         .init(
             Entity.of(
                     TYPE_KEY,
-                    ctx -> create(ctx.getEntityId(), localPool, settings, clock,
+                    ctx -> create(ctx.getEntityId(), localPool, settings, quota, clock,
                         new Sharded(ctx.getShard(), ClusterSharding.get(system).entityRefFor(TYPE_KEY, ctx.getEntityId()))))
                 .withStopMessage(new StopEntity()));
   }
@@ -150,21 +184,30 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
    *     simply stops
    */
   public static Behavior<Command> create(
-      String runId, ActorRef<WorkerPool.Command> pool, RunSettings settings, Clock clock, Sharded sharded) {
+      String runId, ActorRef<WorkerPool.Command> pool, RunSettings settings, TenantQuota.Client quota, Clock clock,
+      Sharded sharded) {
     return Behaviors.setup(
-        ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, clock, sharded)));
+        ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, quota, clock, sharded)));
+  }
+
+  /** Without tenant limits (tests). */
+  public static Behavior<Command> create(
+      String runId, ActorRef<WorkerPool.Command> pool, RunSettings settings, Clock clock, Sharded sharded) {
+    return create(runId, pool, settings, TenantQuota.Client.UNLIMITED, clock, sharded);
   }
 
   private static final String IDLE_TIMER = "idle";
   private static final String RETRY_TIMER = "retry";
   private static final String TIMEOUT_TIMER = "timeout";
   private static final String STOP_TIMER = "resend-stop";
+  private static final String LEASE_TIMER = "lease";
 
   private final String runId;
   private final ActorContext<Command> ctx;
   private final TimerScheduler<Command> timers;
   private final ActorRef<WorkerPool.Command> pool;
   private final RunSettings settings;
+  private final TenantQuota.Client quota;
   private final Clock clock;
   private final Sharded sharded;
   private final ActorRefResolver resolver;
@@ -179,6 +222,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       TimerScheduler<Command> timers,
       ActorRef<WorkerPool.Command> pool,
       RunSettings settings,
+      TenantQuota.Client quota,
       Clock clock,
       Sharded sharded) {
     super(
@@ -189,6 +233,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     this.timers = timers;
     this.pool = pool;
     this.settings = settings;
+    this.quota = quota;
     this.clock = clock;
     this.sharded = sharded;
     this.resolver = ActorRefResolver.get(ctx.getSystem());
@@ -223,10 +268,29 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
 
   @Override
   public CommandHandler<Command, RunEvent, RunState> commandHandler() {
+    CommandHandler<Command, RunEvent, RunState> table = transitions();
+    // Who may ask is settled before the table is consulted: a caller of another tenant, or a
+    // per-run token of an attempt that is over, gets the same answer in every state.
+    return (s, c) -> {
+      if (c instanceof ClientCommand cc) {
+        Outcome denied = cc.access().denial(s);
+        if (denied == Outcome.NOT_FOUND) {
+          return Effect().reply(cc.replyTo(), new Reply(Outcome.NOT_FOUND, RunState.EMPTY, 0, "no run with id " + runId));
+        }
+        if (denied != null) {
+          return Effect().reply(cc.replyTo(), new Reply(denied, RunState.EMPTY, 0,
+              "the token's attempt " + cc.access().tokenAttempt() + " is over"));
+        }
+      }
+      return table.apply(s, c);
+    };
+  }
+
+  private CommandHandler<Command, RunEvent, RunState> transitions() {
     CommandHandlerBuilder<Command, RunEvent, RunState> b = newCommandHandlerBuilder();
 
     b.forState(s -> !s.exists())
-        .onCommand(Submit.class, (s, c) -> persist(new RunEvent.RunSubmitted(runId, c.spec(), 1, now()), c.replyTo(), Outcome.CREATED))
+        .onCommand(Submit.class, (s, c) -> persist(new RunEvent.RunSubmitted(runId, c.spec(), 1, now(), c.tenant()), c.replyTo(), Outcome.CREATED))
         .onCommand(Get.class, (s, c) -> notFound(c.replyTo()))
         .onCommand(Cancel.class, (s, c) -> notFound(c.replyTo()))
         .onCommand(Reset.class, (s, c) -> notFound(c.replyTo()))
@@ -284,7 +348,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
 
     // Commands every existing run answers the same way, whatever its state.
     b.forAnyState()
-        .onCommand(Submit.class, (s, c) -> Objects.equals(s.spec(), c.spec())
+        .onCommand(Submit.class, (s, c) -> Objects.equals(s.spec(), c.spec()) && Objects.equals(s.tenant(), c.tenant())
             ? reply(c.replyTo(), Outcome.EXISTS, s, null)
             : reply(c.replyTo(), Outcome.IDEMPOTENCY_CONFLICT, s,
                 "idempotency key '" + c.spec().idempotencyKey() + "' was already used with a different request"))
@@ -310,6 +374,12 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
           return Effect().stop();
         })
         .onCommand(Wake.class, (s, c) -> Effect().none())
+        .onCommand(RenewLease.class, (s, c) -> {
+          if (s.exists() && !s.status().isTerminal()) {
+            quota.hold(s.tenant(), runId);
+          }
+          return Effect().none();
+        })
         // timers and watches of an attempt or state that is over: nothing to do
         .onCommand(TimeoutFired.class, (s, c) -> Effect().none())
         .onCommand(RetryDue.class, (s, c) -> Effect().none())
@@ -424,6 +494,11 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     }
     if (!s.status().isTerminal()) {
       timers.cancel(IDLE_TIMER);
+      // a live run holds a lease on its tenant's count of active runs (see TenantQuota)
+      if (!timers.isTimerActive(LEASE_TIMER)) {
+        quota.hold(s.tenant(), runId);
+        timers.startTimerWithFixedDelay(LEASE_TIMER, new RenewLease(), settings.leaseRefresh());
+      }
     }
     switch (s.status()) {
       case PENDING -> {
@@ -452,6 +527,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
           pool.tell(new WorkerPool.Withdraw(runId, s.attempt(), Duration.ofSeconds(s.spec().cancelGraceSeconds())));
         }
         timers.cancelAll();
+        quota.release(s.tenant(), runId);
         for (ActorRef<Reply> waiting : awaitingTerminal) {
           waiting.tell(new Reply(Outcome.UNCHANGED, s, lastSequenceNumber(ctx), null));
         }
@@ -477,7 +553,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   }
 
   private void requestSlot(RunState s) {
-    pool.tell(new WorkerPool.RequestSlot(runId, s.attempt(), s.spec()));
+    pool.tell(new WorkerPool.RequestSlot(runId, s.tenant(), s.attempt(), s.spec()));
   }
 
   private void stopWorker(RunState s) {

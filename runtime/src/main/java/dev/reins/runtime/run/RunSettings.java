@@ -6,7 +6,11 @@ import java.time.Duration;
 
 /** {@code reins.runs}: see reference.conf for the meaning of each key. */
 public record RunSettings(
-    SubmitRunRequest.Defaults defaults, Duration passivateAfter, Duration stopResendInterval, int snapshotEvery) {
+    SubmitRunRequest.Defaults defaults,
+    Duration passivateAfter,
+    Duration stopResendInterval,
+    int snapshotEvery,
+    Duration leaseRefresh) {
 
   public static RunSettings fromConfig(Config config) {
     Config r = config.getConfig("reins.runs");
@@ -18,6 +22,7 @@ public record RunSettings(
             r.getDuration("defaults.retry.backoff").toSeconds()),
         r.getDuration("passivate-after"),
         r.getDuration("stop-resend-interval"),
-        r.getInt("snapshot-every"));
+        r.getInt("snapshot-every"),
+        config.getDuration("reins.limits.tenant.lease-refresh"));
   }
 }

@@ -23,32 +23,34 @@ public final class Runs {
    * The id of a new run. With an idempotency key the id is derived from the key, so every
    * submission with that key reaches the same entity, which alone decides whether it is a repeat.
    */
-  public static String newRunId(String idempotencyKey) {
+  public static String newRunId(String tenant, String idempotencyKey) {
     if (idempotencyKey == null) {
       return UUID.randomUUID().toString();
     }
-    return UUID.nameUUIDFromBytes(("reins-idempotency-key:" + idempotencyKey).getBytes(StandardCharsets.UTF_8)).toString();
+    // the tenant is part of the name: one tenant's key can neither find nor block another's run
+    String name = "reins-idempotency-key:" + tenant.length() + ":" + tenant + ":" + idempotencyKey;
+    return UUID.nameUUIDFromBytes(name.getBytes(StandardCharsets.UTF_8)).toString();
   }
 
-  public CompletionStage<RunEntity.Reply> submit(String runId, RunSpec spec) {
-    return ref(runId).ask(r -> new RunEntity.Submit(runId, spec, r), askTimeout);
+  public CompletionStage<RunEntity.Reply> submit(String runId, String tenant, RunSpec spec) {
+    return ref(runId).ask(r -> new RunEntity.Submit(runId, tenant, spec, r), askTimeout);
   }
 
-  public CompletionStage<RunEntity.Reply> get(String runId) {
-    return ref(runId).ask(RunEntity.Get::new, askTimeout);
+  public CompletionStage<RunEntity.Reply> get(String runId, RunAccess access) {
+    return ref(runId).ask(r -> new RunEntity.Get(access, r), askTimeout);
   }
 
-  public CompletionStage<RunEntity.Reply> cancel(String runId, String reason, Integer attempt) {
-    return ref(runId).ask(r -> new RunEntity.Cancel(reason, attempt, r), askTimeout);
+  public CompletionStage<RunEntity.Reply> cancel(String runId, RunAccess access, String reason, Integer attempt) {
+    return ref(runId).ask(r -> new RunEntity.Cancel(access, reason, attempt, r), askTimeout);
   }
 
-  public CompletionStage<RunEntity.Reply> reset(String runId, Integer attempt) {
-    return ref(runId).ask(r -> new RunEntity.Reset(attempt, r), askTimeout);
+  public CompletionStage<RunEntity.Reply> reset(String runId, RunAccess access, Integer attempt) {
+    return ref(runId).ask(r -> new RunEntity.Reset(access, attempt, r), askTimeout);
   }
 
   /** Completes when the run is terminal, or fails with a timeout after {@code wait}. */
-  public CompletionStage<RunEntity.Reply> awaitTerminal(String runId, Duration wait) {
-    return ref(runId).ask(RunEntity.AwaitTerminal::new, wait);
+  public CompletionStage<RunEntity.Reply> awaitTerminal(String runId, RunAccess access, Duration wait) {
+    return ref(runId).ask(r -> new RunEntity.AwaitTerminal(access, r), wait);
   }
 
   private EntityRef<RunEntity.Command> ref(String runId) {

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.BiConsumer;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -53,9 +54,12 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
   private static final String RESEND_TIMER = "resend";
 
   private final String runId;
+  private final String tenant;
   private final int attempt;
+  private final RunSpec runSpec;
   private final String node;
   private final WorkerSettings settings;
+  private final JobCredentials credentials;
   private final PidFiles pids;
   private final BiConsumer<String, WorkerReport> reportTo;
   private final ActorRef<WorkerPool.Command> pool;
@@ -67,10 +71,12 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
 
   public static Behavior<Command> create(
       String runId,
+      String tenant,
       int attempt,
       RunSpec spec,
       String node,
       WorkerSettings settings,
+      JobCredentials credentials,
       PidFiles pids,
       BiConsumer<String, WorkerReport> reportTo,
       ActorRef<WorkerPool.Command> pool) {
@@ -78,7 +84,8 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
         ctx ->
             Behaviors.withTimers(
                 timers -> {
-                  ProcessWorker w = new ProcessWorker(ctx, runId, attempt, node, settings, pids, reportTo, pool, timers);
+                  ProcessWorker w = new ProcessWorker(
+                      ctx, runId, tenant, attempt, spec, node, settings, credentials, pids, reportTo, pool, timers);
                   w.start((ProcessSpec) spec.executor());
                   return w;
                 }));
@@ -87,18 +94,24 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
   private ProcessWorker(
       ActorContext<Command> ctx,
       String runId,
+      String tenant,
       int attempt,
+      RunSpec runSpec,
       String node,
       WorkerSettings settings,
+      JobCredentials credentials,
       PidFiles pids,
       BiConsumer<String, WorkerReport> reportTo,
       ActorRef<WorkerPool.Command> pool,
       TimerScheduler<Command> timers) {
     super(ctx);
     this.runId = runId;
+    this.tenant = tenant;
     this.attempt = attempt;
+    this.runSpec = runSpec;
     this.node = node;
     this.settings = settings;
+    this.credentials = credentials;
     this.pids = pids;
     this.reportTo = reportTo;
     this.pool = pool;
@@ -117,11 +130,14 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
         throw new IOException("working directory " + workdir + " does not exist");
       }
       ProcessBuilder pb = new ProcessBuilder(ProcessTree.launchArgv(spec.command()));
+      Map<String, String> reins = new LinkedHashMap<>();
+      reins.put("REINS_RUN_ID", runId);
+      reins.put("REINS_ATTEMPT", Integer.toString(attempt));
+      reins.put("REINS_API_URL", settings.apiUrl());
+      reins.put("REINS_TOKEN", credentials.tokenFor(runId, tenant, attempt, runSpec));
       Map<String, String> env = pb.environment();
-      env.putAll(spec.env());
-      env.put("REINS_RUN_ID", runId);
-      env.put("REINS_ATTEMPT", Integer.toString(attempt));
-      env.put("REINS_API_URL", settings.apiUrl());
+      env.clear();
+      env.putAll(JobEnvironment.build(System.getenv(), settings.passEnv(), spec.env(), reins));
       checkExecutable(spec.command().get(0), env.get("PATH"), workdir);
       pb.directory(workdir.toFile());
       pb.redirectErrorStream(true);

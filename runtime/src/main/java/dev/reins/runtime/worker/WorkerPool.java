@@ -1,5 +1,6 @@
 package dev.reins.runtime.worker;
 
+import dev.reins.protocol.auth.Tenants;
 import dev.reins.protocol.run.RunSpec;
 import dev.reins.runtime.CborSerializable;
 import java.time.Duration;
@@ -31,7 +32,11 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
   public sealed interface Command extends CborSerializable {}
 
   /** A run's attempt wants a slot. */
-  public record RequestSlot(String runId, int attempt, RunSpec spec) implements Command {}
+  public record RequestSlot(String runId, String tenant, int attempt, RunSpec spec) implements Command {
+    public RequestSlot(String runId, int attempt, RunSpec spec) {
+      this(runId, Tenants.DEFAULT, attempt, spec);
+    }
+  }
 
   /** The run no longer wants the attempt: drop it from the queue, or stop its process. */
   public record Withdraw(String runId, int attempt, Duration grace) implements Command {}
@@ -48,6 +53,7 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
   private record Active(int attempt, ActorRef<ProcessWorker.Command> worker, boolean processAlive) {}
 
   private final WorkerSettings settings;
+  private final JobCredentials credentials;
   private final String node;
   private final PidFiles pids;
   private final BiConsumer<String, WorkerReport> reportTo;
@@ -60,7 +66,8 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
   /**
    * @param reportTo how a worker's report reaches its run (by run id, through sharding)
    */
-  public static Behavior<Command> create(WorkerSettings settings, String node, BiConsumer<String, WorkerReport> reportTo) {
+  public static Behavior<Command> create(
+      WorkerSettings settings, JobCredentials credentials, String node, BiConsumer<String, WorkerReport> reportTo) {
     return Behaviors.setup(
         ctx -> {
           PidFiles pids = new PidFiles(settings.dataDir());
@@ -68,14 +75,20 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
           if (!reaped.isEmpty()) {
             ctx.getLog().warn("killed {} process group(s) orphaned by an earlier crash: {}", reaped.size(), reaped);
           }
-          return new WorkerPool(ctx, settings, node, pids, reportTo);
+          return new WorkerPool(ctx, settings, credentials, node, pids, reportTo);
         });
   }
 
   private WorkerPool(
-      ActorContext<Command> ctx, WorkerSettings settings, String node, PidFiles pids, BiConsumer<String, WorkerReport> reportTo) {
+      ActorContext<Command> ctx,
+      WorkerSettings settings,
+      JobCredentials credentials,
+      String node,
+      PidFiles pids,
+      BiConsumer<String, WorkerReport> reportTo) {
     super(ctx);
     this.settings = settings;
+    this.credentials = credentials;
     this.node = node;
     this.pids = pids;
     this.reportTo = reportTo;
@@ -170,7 +183,8 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
       ActorRef<ProcessWorker.Command> worker =
           getContext()
               .spawn(
-                  ProcessWorker.create(r.runId(), r.attempt(), r.spec(), node, settings, pids, reportTo, getContext().getSelf()),
+                  ProcessWorker.create(
+                      r.runId(), r.tenant(), r.attempt(), r.spec(), node, settings, credentials, pids, reportTo, getContext().getSelf()),
                   "run-" + r.runId() + "-" + r.attempt(),
                   DispatcherSelector.fromConfig("reins.worker.dispatcher"));
       getContext().watchWith(worker, new WorkerStopped(r.runId(), r.attempt()));

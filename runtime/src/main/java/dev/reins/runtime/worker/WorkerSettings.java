@@ -4,10 +4,22 @@ import com.typesafe.config.Config;
 import dev.reins.persistence.JournalDatabase;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
 
 /** {@code reins.worker}: see reference.conf for the meaning of each key. */
 public record WorkerSettings(
-    int slots, long logCapBytes, Duration reportResendInterval, Duration reportGiveUpAfter, Path dataDir, String apiUrl) {
+    int slots,
+    long logCapBytes,
+    Duration reportResendInterval,
+    Duration reportGiveUpAfter,
+    Path dataDir,
+    String apiUrl,
+    List<String> passEnv) {
+
+  public WorkerSettings {
+    passEnv = List.copyOf(passEnv);
+  }
 
   public static WorkerSettings fromConfig(Config config) {
     Config w = config.getConfig("reins.worker");
@@ -21,6 +33,7 @@ public record WorkerSettings(
         w.getDuration("report-resend-interval"),
         w.getDuration("report-give-up-after"),
         JournalDatabase.dataDir(config),
-        w.getString("api-url"));
+        w.getString("api-url"),
+        Arrays.stream(w.getString("pass-env").split(",")).map(String::trim).filter(n -> !n.isEmpty()).toList());
   }
 }

@@ -414,7 +414,7 @@ class RunEntityTest {
 
   @Test
   void aCancelThatIsNotConfirmedIsRepeatedUntilTheProcessExits() {
-    entity = entity(new RunSettings(SETTINGS.defaults(), SETTINGS.passivateAfter(), Duration.ofMillis(100), 100));
+    entity = entity(new RunSettings(SETTINGS.defaults(), SETTINGS.passivateAfter(), Duration.ofMillis(100), 100, Duration.ofSeconds(20)));
     running(spec(RetryPolicy.NONE, 3600));
     cancel("user asked", null);
 
@@ -684,7 +684,8 @@ class RunEntityTest {
   // ---- helpers --------------------------------------------------------------------------------
 
   private static RunSettings settings(Duration passivateAfter, int snapshotEvery) {
-    return new RunSettings(new SubmitRunRequest.Defaults(3600, GRACE, 1, 1), passivateAfter, Duration.ofMinutes(10), snapshotEvery);
+    return new RunSettings(new SubmitRunRequest.Defaults(3600, GRACE, 1, 1), passivateAfter, Duration.ofMinutes(10), snapshotEvery,
+        Duration.ofSeconds(20));
   }
 
   private EventSourcedBehaviorTestKit<RunEntity.Command, RunEvent, RunState> entity(RunSettings settings) {

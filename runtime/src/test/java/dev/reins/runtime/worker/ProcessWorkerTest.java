@@ -55,8 +55,9 @@ class ProcessWorkerTest {
     reports = new RunReports(kit);
     // reports are repeated rarely, so each test sees each report once
     WorkerSettings settings =
-        new WorkerSettings(4, 1 << 20, Duration.ofMinutes(1), Duration.ofMinutes(10), dataDir, "http://127.0.0.1:1");
-    pool = kit.spawn(WorkerPool.create(settings, "test-node", reports.sink()), "pool");
+        new WorkerSettings(4, 1 << 20, Duration.ofMinutes(1), Duration.ofMinutes(10), dataDir, "http://127.0.0.1:1",
+            List.of());
+    pool = kit.spawn(WorkerPool.create(settings, JobCredentials.NONE, "test-node", reports.sink()), "pool");
   }
 
   @AfterAll

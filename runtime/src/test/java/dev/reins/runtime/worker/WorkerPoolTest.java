@@ -44,8 +44,9 @@ class WorkerPoolTest {
   void onePool(@TempDir Path dataDir) {
     reports = new RunReports(kit);
     WorkerSettings settings =
-        new WorkerSettings(1, 1 << 20, Duration.ofMinutes(1), Duration.ofMinutes(10), dataDir, "http://127.0.0.1:1");
-    pool = kit.spawn(WorkerPool.create(settings, "test-node", reports.sink()));
+        new WorkerSettings(1, 1 << 20, Duration.ofMinutes(1), Duration.ofMinutes(10), dataDir, "http://127.0.0.1:1",
+            List.of());
+    pool = kit.spawn(WorkerPool.create(settings, JobCredentials.NONE, "test-node", reports.sink()));
   }
 
   @AfterEach

@@ -1,0 +1,110 @@
+package dev.reins.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import dev.reins.http.auth.Authenticator;
+import dev.reins.persistence.auth.TokenStore;
+import dev.reins.protocol.api.CreateTokenRequest;
+import dev.reins.protocol.api.TokenView;
+import dev.reins.protocol.auth.Scope;
+import java.time.Clock;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.Location;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+
+/** {@code /v1/admin/tokens}: API tokens, for the {@code admin} scope. The same table as {@code ./reins tokens}. */
+final class AdminRoutes extends AllDirectives {
+  private final TokenStore store;
+  private final Authenticator authenticator;
+  private final Executor blocking;
+  private final Clock clock;
+
+  AdminRoutes(TokenStore store, Authenticator authenticator, Executor blocking, Clock clock) {
+    this.store = store;
+    this.authenticator = authenticator;
+    this.blocking = blocking;
+    this.clock = clock;
+  }
+
+  List<Endpoint> endpoints() {
+    Access admin = Access.scope(Scope.ADMIN);
+    return List.of(
+        Endpoint.post("/admin/tokens", admin, c -> entity(Unmarshaller.entityToString(), body -> create(c, body))),
+        Endpoint.get("/admin/tokens", admin, c -> onSuccess(db(store::list),
+            tokens -> Json.complete(StatusCodes.OK, tokens.stream().map(t -> view(t, null)).toList(), List.of()))),
+        Endpoint.delete("/admin/tokens/{tokenId}", admin, c -> onSuccess(db(() -> store.revoke(c.param("tokenId"))), revoked -> {
+          if (revoked.isEmpty()) {
+            return Problems.complete(Problem.notFound("no token with id '" + c.param("tokenId") + "'"));
+          }
+          authenticator.forget(revoked.get().id());
+          return Json.complete(StatusCodes.OK, view(revoked.get(), null), List.of());
+        })));
+  }
+
+  private Route create(Endpoint.Call c, String body) {
+    CreateTokenRequest request;
+    try {
+      request = body.isBlank() ? null : Json.read(body, CreateTokenRequest.class);
+    } catch (JsonProcessingException e) {
+      return Problems.complete(Problems.fromJson(e));
+    }
+    if (request == null) {
+      return Problems.complete(Problem.invalidField("name", "a JSON body with name and scopes is required"));
+    }
+    Set<Scope> scopes = EnumSet.noneOf(Scope.class);
+    if (request.scopes() == null || request.scopes().isEmpty()) {
+      return Problems.complete(Problem.invalidField("scopes", "at least one scope: runs:read, runs:submit, runs:cancel, "
+          + "runs:reset, delegations:write, admin"));
+    }
+    for (int i = 0; i < request.scopes().size(); i++) {
+      Optional<Scope> scope = Scope.parse(request.scopes().get(i));
+      if (scope.isEmpty()) {
+        return Problems.complete(Problem.invalidField("scopes[" + i + "]", "unknown scope '" + request.scopes().get(i) + "'"));
+      }
+      scopes.add(scope.get());
+    }
+    String tenant = request.tenant() == null ? c.tenant() : request.tenant();
+    try {
+      TokenStore.validate(request.name(), tenant, scopes);
+    } catch (IllegalArgumentException e) {
+      String message = e.getMessage();
+      int colon = message.indexOf(':');
+      return Problems.complete(Problem.invalidField(message.substring(0, colon), message.substring(colon + 2)));
+    }
+    if (request.expiresAt() != null && !request.expiresAt().isAfter(clock.instant())) {
+      return Problems.complete(Problem.invalidField("expiresAt", "must be in the future"));
+    }
+    return onSuccess(db(() -> store.create(request.name(), tenant, scopes, request.expiresAt())), issued ->
+        Json.complete(StatusCodes.CREATED, view(issued.token(), issued.secret()),
+            List.of(Location.create("/v1/admin/tokens/" + issued.token().id()))));
+  }
+
+  static TokenView view(TokenStore.ApiToken t, String secret) {
+    return new TokenView(t.id(), t.name(), t.tenant(), t.scopes().stream().sorted().map(Scope::json).toList(),
+        t.createdAt(), t.expiresAt(), t.revokedAt(), secret);
+  }
+
+  @FunctionalInterface
+  private interface Sql<T> {
+    T call() throws Exception;
+  }
+
+  private <T> CompletionStage<T> db(Sql<T> call) {
+    return CompletableFuture.supplyAsync(() -> {
+      try {
+        return call.call();
+      } catch (Exception e) {
+        throw new CompletionException(e);
+      }
+    }, blocking);
+  }
+}
