@@ -65,3 +65,13 @@ CREATE TABLE IF NOT EXISTS reins_signing_key (
   created_at BIGINT NOT NULL,
   retired_at BIGINT
 );
+
+-- One journal, one cluster: the cluster that writes this journal renews this row (id 1) with its
+-- members; a node whose cluster shares none of them refuses to start while the row is fresh.
+CREATE TABLE IF NOT EXISTS reins_cluster_lease (
+  id INT PRIMARY KEY,
+  members VARCHAR(8000) NOT NULL,
+  holder VARCHAR(300) NOT NULL,
+  renewed_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);

@@ -7,13 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.reins.http.ApiClient;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
@@ -40,9 +40,9 @@ class CrashRecoveryTest {
   @Test
   void sigkillAndRestartResolvesEveryInFlightRunByPolicy() throws Exception {
     Path dataDir = Files.createTempDirectory("reins-crash-");
-    httpPort = freePort();
+    httpPort = ServerProcess.freePort();
     api = new ApiClient(httpPort, null);
-    int remotePort = freePort();
+    int remotePort = ServerProcess.freePort();
 
     Process first = startServer(dataDir, remotePort);
     awaitReady();
@@ -67,17 +67,27 @@ class CrashRecoveryTest {
       journalsBefore.add(events(id));
     }
 
+    List<ProcessHandle> trees = new ArrayList<>();
+    for (long pid : List.of(retriedPid, lostPid, stubbornPid)) {
+      ProcessHandle root = ProcessHandle.of(pid).orElseThrow();
+      trees.add(root);
+      trees.addAll(root.descendants().toList());
+    }
     first.destroyForcibly(); // SIGKILL: no shutdown hook, no clean-up
     assertTrue(first.waitFor(30, TimeUnit.SECONDS));
-    for (long pid : List.of(retriedPid, lostPid, stubbornPid)) {
-      assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the crash orphaned pid " + pid);
+    // the node's watchdog outlives the JVM by one step: it kills every process group of the node
+    for (ProcessHandle p : trees) {
+      Awaitility.await("pid " + p.pid() + " killed by the watchdog").atMost(Duration.ofSeconds(5))
+          .until(() -> !p.isAlive());
     }
 
     startServer(dataDir, remotePort);
     awaitReady();
-    for (long pid : List.of(retriedPid, lostPid, stubbornPid)) {
-      long p = pid;
-      await("orphan " + pid + " killed", () -> ProcessHandle.of(p).map(h -> !h.isAlive()).orElse(true));
+    // ready means the runs of the crashed life are resolved: none still shows a dead pid as running
+    for (String id : List.of(retried, lost, stubborn)) {
+      JsonNode run = get(id);
+      assertFalse(List.of(retriedPid, lostPid, stubbornPid).contains(run.path("worker").path("pid").asLong()),
+          id + " still shows a process of the crashed node: " + run);
     }
     // The entities come back by themselves (remembered entities): watch their journals only.
     await("the retried run records its lost worker", () -> types(retried).contains("WorkerLost"));
@@ -108,30 +118,13 @@ class CrashRecoveryTest {
   }
 
   private Process startServer(Path dataDir, int remotePort) throws IOException {
-    ProcessBuilder pb = new ProcessBuilder(
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"),
-        Main.class.getName());
-    pb.environment().remove("REINS_ADMIN_TOKEN");
-    pb.environment().put("REINS_DATA_DIR", dataDir.toString());
-    pb.environment().put("REINS_HTTP_PORT", Integer.toString(httpPort));
-    pb.environment().put("REINS_REMOTE_PORT", Integer.toString(remotePort));
-    pb.environment().put("REINS_WORKER_SLOTS", "3");
-    pb.redirectErrorStream(true);
-    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.resolve("server.log").toFile()));
-    Process p = pb.start();
+    Process p = ServerProcess.start(dataDir, httpPort, remotePort, Map.of("REINS_WORKER_SLOTS", "3"));
     servers.add(p);
     return p;
   }
 
-  private void awaitReady() throws Exception {
-    await("server ready", () -> {
-      try {
-        return api.get("/v1/health/ready").statusCode() == 200;
-      } catch (IOException e) {
-        return false;
-      }
-    });
+  private void awaitReady() {
+    ServerProcess.awaitReady(api);
   }
 
   private String submit(String command, String extra) throws Exception {
@@ -165,11 +158,5 @@ class CrashRecoveryTest {
   /** Polls a condition on the other JVM (there is nothing to subscribe to) for up to 60 s. */
   private static void await(String what, Callable<Boolean> check) {
     Awaitility.await(what).atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(check);
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
   }
 }

@@ -4,9 +4,9 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.reins.http.auth.Authenticator;
 import dev.reins.persistence.auth.TokenStore;
 import dev.reins.protocol.api.CreateTokenRequest;
-import dev.reins.protocol.api.TokenView;
 import dev.reins.protocol.auth.Scope;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
@@ -21,8 +21,15 @@ import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 
-/** {@code /v1/admin/tokens}: API tokens, for the {@code admin} scope. The same table as {@code ./reins tokens}. */
+/**
+ * {@code /v1/admin/tokens}: API tokens, for the {@code admin} scope. The same table as {@code
+ * ./reins tokens}. An admin sees and manages only the tokens of the tenants it administers (see
+ * {@link dev.reins.http.auth.Caller#administers}); another tenant's token is not found, as
+ * another tenant's run is.
+ */
 final class AdminRoutes extends AllDirectives {
+  private static final Instant LATEST_EXPIRY = Instant.parse("+10000-01-01T00:00:00Z");
+
   private final TokenStore store;
   private final Authenticator authenticator;
   private final Executor blocking;
@@ -39,15 +46,31 @@ final class AdminRoutes extends AllDirectives {
     Access admin = Access.scope(Scope.ADMIN);
     return List.of(
         Endpoint.post("/admin/tokens", admin, c -> entity(Unmarshaller.entityToString(), body -> create(c, body))),
-        Endpoint.get("/admin/tokens", admin, c -> onSuccess(db(store::list),
-            tokens -> Json.complete(StatusCodes.OK, tokens.stream().map(t -> view(t, null)).toList(), List.of()))),
-        Endpoint.delete("/admin/tokens/{tokenId}", admin, c -> onSuccess(db(() -> store.revoke(c.param("tokenId"))), revoked -> {
+        Endpoint.get("/admin/tokens", admin, c -> onSuccess(db(store::list), tokens -> Json.complete(StatusCodes.OK,
+            tokens.stream().filter(t -> c.caller().administers(t.tenant())).map(t -> t.view(null)).toList(), List.of()))),
+        Endpoint.get("/admin/tokens/{tokenId}", admin, c -> onSuccess(db(() -> visible(c)), token -> token
+            .map(t -> Json.complete(StatusCodes.OK, t.view(null), List.of()))
+            .orElseGet(() -> noSuchToken(c)))),
+        Endpoint.delete("/admin/tokens/{tokenId}", admin, c -> onSuccess(db(() -> {
+          // a token's tenant never changes: checked first, the revocation cannot reach another tenant's
+          Optional<TokenStore.ApiToken> token = visible(c);
+          return token.isEmpty() ? token : store.revoke(token.get().id());
+        }), revoked -> {
           if (revoked.isEmpty()) {
-            return Problems.complete(Problem.notFound("no token with id '" + c.param("tokenId") + "'"));
+            return noSuchToken(c);
           }
           authenticator.forget(revoked.get().id());
-          return Json.complete(StatusCodes.OK, view(revoked.get(), null), List.of());
+          return Json.complete(StatusCodes.OK, revoked.get().view(null), List.of());
         })));
+  }
+
+  /** The token the path names, if the caller administers its tenant. */
+  private Optional<TokenStore.ApiToken> visible(Endpoint.Call c) throws Exception {
+    return store.get(c.param("tokenId")).filter(t -> c.caller().administers(t.tenant()));
+  }
+
+  private static Route noSuchToken(Endpoint.Call c) {
+    return Problems.complete(Problem.notFound("no token with id '" + c.param("tokenId") + "'"));
   }
 
   private Route create(Endpoint.Call c, String body) {
@@ -80,17 +103,21 @@ final class AdminRoutes extends AllDirectives {
       int colon = message.indexOf(':');
       return Problems.complete(Problem.invalidField(message.substring(0, colon), message.substring(colon + 2)));
     }
+    if (!c.caller().administers(tenant)) {
+      return Problems.complete(Problem.of(403, "forbidden", "Forbidden",
+          "an admin of tenant '" + c.tenant() + "' cannot create tokens of tenant '" + tenant + "'"));
+    }
     if (request.expiresAt() != null && !request.expiresAt().isAfter(clock.instant())) {
       return Problems.complete(Problem.invalidField("expiresAt", "must be in the future"));
     }
+    if (request.expiresAt() != null && !request.expiresAt().isBefore(LATEST_EXPIRY)) {
+      // the table keeps epoch milliseconds: a later instant would overflow them
+      return Problems.complete(Problem.invalidField("expiresAt",
+          "must be before the year 10000 (leave it out for a token that does not expire)"));
+    }
     return onSuccess(db(() -> store.create(request.name(), tenant, scopes, request.expiresAt())), issued ->
-        Json.complete(StatusCodes.CREATED, view(issued.token(), issued.secret()),
+        Json.complete(StatusCodes.CREATED, issued.token().view(issued.secret()),
             List.of(Location.create("/v1/admin/tokens/" + issued.token().id()))));
-  }
-
-  static TokenView view(TokenStore.ApiToken t, String secret) {
-    return new TokenView(t.id(), t.name(), t.tenant(), t.scopes().stream().sorted().map(Scope::json).toList(),
-        t.createdAt(), t.expiresAt(), t.revokedAt(), secret);
   }
 
   @FunctionalInterface

@@ -125,14 +125,13 @@ final class ApiRouter extends AllDirectives {
           return Problems.complete(Problem.of(403, "forbidden", "Forbidden",
               "the token lacks the scope " + access.scope().json()));
         }
-      } else if (caller.get() instanceof Caller.RunCaller run) {
+      } else if (caller.get() instanceof Caller.RunCaller) {
         if (!access.ownRun()) {
           return Problems.complete(Problem.of(403, "forbidden", "Forbidden",
               "a per-run token may only read its own run (and manage its delegations)"));
         }
-        if (!run.runId().equals(m.params().get("id"))) {
-          return Problems.complete(Problem.notFound("no run with id '" + m.params().get("id") + "'"));
-        }
+        // its own run or one of its child runs: the handler asks through Runs, which decides
+        // (another run answers 404, as for a run that does not exist)
       }
       return checked(request, m, caller.get());
     });

@@ -1,9 +1,7 @@
 package dev.reins.http;
 
-import dev.reins.persistence.RunJournal;
-import java.time.Duration;
+import dev.reins.persistence.JournalHealth;
 import java.util.List;
-import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.MemberStatus;
 import org.apache.pekko.cluster.typed.Cluster;
@@ -15,32 +13,36 @@ import org.apache.pekko.http.javadsl.server.Route;
 
 /** {@code /v1/health}: live while the process serves HTTP; ready when it can take runs. */
 final class HealthRoutes extends AllDirectives {
-  private static final Duration JOURNAL_TIMEOUT = Duration.ofSeconds(3);
-
   private final ActorSystem<?> system;
-  private final RunJournal journal;
+  private final JournalHealth journal;
+  private final NodeStatus node;
 
-  HealthRoutes(ActorSystem<?> system, RunJournal journal) {
+  HealthRoutes(ActorSystem<?> system, JournalHealth journal, NodeStatus node) {
     this.system = system;
     this.journal = journal;
+    this.node = node;
   }
 
   List<Endpoint> endpoints() {
     return List.of(
         Endpoint.get("/health/live", Access.PUBLIC, c -> complete(ok("live"))),
-        Endpoint.get("/health/ready", Access.PUBLIC, c -> onSuccess(ready(), r -> r)));
+        Endpoint.get("/health/ready", Access.PUBLIC, c -> ready()));
   }
 
-  private CompletionStage<Route> ready() {
+  /** From what the node already knows (JournalHealth checks the journal all the time): a probe never waits. */
+  private Route ready() {
+    var notReady = node.notReady();
+    if (notReady.isPresent()) {
+      return Problems.complete(Problem.of(503, "not-ready", "Not ready", notReady.get()));
+    }
     MemberStatus status = Cluster.get(system).selfMember().status();
     if (status != MemberStatus.up()) {
-      return java.util.concurrent.CompletableFuture.completedFuture(
-          Problems.complete(Problem.of(503, "not-ready", "Not ready", "this node is not an Up cluster member (it is " + status + ")")));
+      return Problems.complete(Problem.of(503, "not-ready", "Not ready", "this node is not an Up cluster member (it is " + status + ")"));
     }
-    return journal.ping(JOURNAL_TIMEOUT)
-        .handle((ok, e) -> e == null
-            ? complete(ok("ready"))
-            : Problems.complete(Problem.of(503, "not-ready", "Not ready", "the journal database does not answer: " + e.getMessage())));
+    if (!journal.ready()) {
+      return Problems.complete(Problem.of(503, "not-ready", "Not ready", "the journal database does not answer: " + journal.lastFailure()));
+    }
+    return complete(ok("ready"));
   }
 
   private static HttpResponse ok(String status) {

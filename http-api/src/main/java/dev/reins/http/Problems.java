@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import dev.reins.persistence.JournalHealth;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
@@ -158,6 +159,10 @@ final class Problems {
               "the request body is larger than the limit of " + size.limit() + " bytes")
           .toResponse()
           .addHeader(Connection.create("close")));
+    }
+    if (e instanceof JournalHealth.JournalUnavailable) {
+      // known before anything was sent: no need to log each one (JournalHealth logs the outage)
+      return unavailable(e.getMessage(), retryAfter);
     }
     if (e instanceof AskTimeoutException || e instanceof TimeoutException) {
       log.warn("a run did not answer in time: {}", e.toString());

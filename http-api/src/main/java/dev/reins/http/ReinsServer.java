@@ -2,6 +2,7 @@ package dev.reins.http;
 
 import com.typesafe.config.Config;
 import dev.reins.persistence.JournalDatabase;
+import dev.reins.persistence.JournalHealth;
 import dev.reins.persistence.JournalSchema;
 import dev.reins.persistence.RunJournal;
 import dev.reins.runtime.ReinsNode;
@@ -15,12 +16,37 @@ import dev.reins.persistence.auth.AdminBootstrap;
 import dev.reins.persistence.auth.TokenStore;
 import dev.reins.runtime.auth.RunTokens;
 import dev.reins.runtime.worker.JobCredentials;
+import com.typesafe.config.ConfigFactory;
+import dev.reins.persistence.cluster.ClusterLease;
+import dev.reins.protocol.api.CreateDelegationRequest;
+import dev.reins.runtime.cluster.LeaseKeeper;
+import dev.reins.runtime.delegation.A2aAllowlist;
+import dev.reins.runtime.delegation.A2aDriver;
+import dev.reins.runtime.delegation.ChildRunDriver;
+import dev.reins.runtime.delegation.DelegationDrivers;
+import dev.reins.runtime.delegation.DelegationEntity;
+import dev.reins.runtime.delegation.DelegationSettings;
+import dev.reins.runtime.run.NodeRecovery;
+import java.util.Set;
+import java.util.concurrent.CompletionException;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.cluster.typed.SelfUp;
+import org.apache.pekko.cluster.typed.Subscribe;
+import dev.reins.runtime.worker.WorkerPool;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import dev.reins.runtime.worker.WorkerSettings;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 import scala.concurrent.ExecutionContextExecutor;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
@@ -40,20 +66,27 @@ import org.slf4j.LoggerFactory;
  */
 public final class ReinsServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReinsServer.class);
+  /** The actor system's name: part of every remoting address (pekko://reins@host:port). */
+  static final String SYSTEM_NAME = "reins";
 
   private final ActorSystem<Void> system;
   private final ServerBinding binding;
+  private final List<Endpoint> endpoints;
 
-  private ReinsServer(ActorSystem<Void> system, ServerBinding binding) {
+  private ReinsServer(ActorSystem<Void> system, ServerBinding binding, List<Endpoint> endpoints) {
     this.system = system;
     this.binding = binding;
+    this.endpoints = endpoints;
   }
+
+  private record Bound(ServerBinding binding, List<Endpoint> endpoints) {}
 
   /** Starts a server from a resolved configuration (see the reference.conf files for the keys). */
   public static ReinsServer start(Config config) {
     Clock clock = Clock.systemUTC();
     JournalDatabase db = JournalDatabase.fromConfig(config);
     HttpSettings http = HttpSettings.fromConfig(config);
+    WorkerSettings workers = WorkerSettings.fromConfig(config);
     if (config.getBoolean("reins.db.create-schema")) {
       JournalSchema.createIfMissing(db);
     }
@@ -71,22 +104,53 @@ public final class ReinsServer implements AutoCloseable {
     } catch (Exception e) {
       throw new IllegalStateException("Reins could not read or create its tokens in " + db + ": " + rootMessage(e), e);
     }
-    Config full = db.pekkoConfig().withFallback(config).resolve();
-    CompletableFuture<ServerBinding> bound = new CompletableFuture<>();
-    ActorSystem<Void> system = ActorSystem.create(guardian(full, http, runTokens, clock, bound), "reins", full);
+    Config full = db.pekkoConfig().withFallback(clusterConfig(config, db)).resolve();
+    CompletableFuture<Bound> bound = new CompletableFuture<>();
+    ActorSystem<Void> system = ActorSystem.create(guardian(full, http, workers, runTokens, clock, bound), SYSTEM_NAME, full);
     try {
-      ServerBinding binding = bound.get(60, TimeUnit.SECONDS);
+      Bound b = bound.get(120, TimeUnit.SECONDS);
+      ServerBinding binding = b.binding();
       log.info("Reins is listening on http://{}:{} (journal: {}, data: {})",
           binding.localAddress().getHostString(), binding.localAddress().getPort(), db, JournalDatabase.dataDir(full));
-      return new ReinsServer(system, binding);
+      return new ReinsServer(system, binding, b.endpoints());
     } catch (Exception e) {
       system.terminate();
       throw new IllegalStateException("Reins could not start: " + rootMessage(e), e);
     }
   }
 
+  /**
+   * Seed nodes from {@code reins.cluster.seed-nodes} (REINS_SEED_NODES); without them the node
+   * forms a cluster of its own. The shutdown phase that drains the workers may take the drain
+   * time plus the longest stop.
+   */
+  static Config clusterConfig(Config config, JournalDatabase db) {
+    Map<String, Object> overrides = new HashMap<>();
+    List<String> seeds = HttpSettings.list(config.getString("reins.cluster.seed-nodes"));
+    if (!seeds.isEmpty()) {
+      if (db.dialect() == JournalDatabase.Dialect.H2) {
+        throw new IllegalStateException("REINS_SEED_NODES is set, but the journal is an H2 database: H2 is a single-node "
+            + "database (one server process owns the file), so every node would have a journal of its own and runs "
+            + "would be lost or doubled. A cluster needs PostgreSQL: set REINS_DB_URL=jdbc:postgresql://...");
+      }
+      List<String> uris = new ArrayList<>();
+      for (String seed : seeds) {
+        int colon = seed.lastIndexOf(':');
+        if (colon <= 0 || !seed.substring(colon + 1).matches("\\d{1,5}")) {
+          throw new IllegalArgumentException("REINS_SEED_NODES: '" + seed + "' is not host:port (the remoting address of a seed node)");
+        }
+        uris.add("pekko://" + SYSTEM_NAME + "@" + seed);
+      }
+      overrides.put("pekko.cluster.seed-nodes", uris);
+    }
+    long stopSeconds = config.getInt("reins.shutdown.drain-seconds") + config.getDuration("reins.shutdown.stop-grace-cap").toSeconds() + 5;
+    overrides.put("pekko.coordinated-shutdown.phases.service-stop.timeout", stopSeconds + "s");
+    return ConfigFactory.parseMap(overrides).withFallback(config);
+  }
+
   private static Behavior<Void> guardian(
-      Config config, HttpSettings http, RunTokens runTokens, Clock clock, CompletableFuture<ServerBinding> bound) {
+      Config config, HttpSettings http, WorkerSettings workers, RunTokens runTokens, Clock clock,
+      CompletableFuture<Bound> bound) {
     return Behaviors.setup(ctx -> {
       ActorSystem<Void> system = ctx.getSystem();
       if (config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
@@ -94,53 +158,216 @@ public final class ReinsServer implements AutoCloseable {
         Cluster cluster = Cluster.get(system);
         cluster.manager().tell(Join.create(cluster.selfMember().address()));
       }
-      ExecutionContextExecutor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig("reins.db.blocking-dispatcher"));
-      TokenStore tokens = new TokenStore(Connections.pooled(system), clock);
-      RunTokens signer = runTokens;
-      system.scheduler().scheduleWithFixedDelay(http.signingKeyRefresh(), http.signingKeyRefresh(), () -> {
-        try {
-          signer.reload();
-        } catch (Exception e) {
-          log.warn("could not reload the run token signing keys (keeping the ones loaded): {}", e.toString());
-        }
-      }, blocking);
-      JobCredentials credentials = (runId, tenant, attempt, spec) ->
-          signer.issue(runId, tenant, attempt, JobCredentials.lifetime(spec));
-      ReinsNode node = ReinsNode.start(ctx, config, credentials, clock);
-      RunJournal journal = new RunJournal(system);
-      Runs runs = new Runs(system, http.askTimeout());
-      Authenticator authenticator = new Authenticator(
-          tokens, signer, http.adminToken(), blocking, clock, http.tokenCacheTtl(), http.tokenCacheMax());
-      Route route = routes(system, runs, journal, node, http, authenticator, tokens, blocking, clock);
-      Http.get(system)
-          .newServerAt(http.host(), http.port())
-          .bind(route)
-          .whenComplete((b, e) -> {
-            if (e != null) {
-              bound.completeExceptionally(e);
-            } else {
-              bound.complete(b.addToCoordinatedShutdown(Duration.ofSeconds(10), system));
-            }
-          });
+      ctx.spawn(starter(config, http, workers, runTokens, clock, bound), "node");
       return Behaviors.empty();
     });
   }
 
+  private sealed interface StartStep {}
+
+  private record Up() implements StartStep {}
+
+  private record LeaseJudged(ClusterLease.Verdict verdict, Throwable error) implements StartStep {}
+
+  /**
+   * Starts the node once it is an Up cluster member and the journal is not another cluster's:
+   * nothing that writes to the journal (sharding with remembered entities starts runs) may start
+   * before that check.
+   */
+  private static Behavior<StartStep> starter(
+      Config config, HttpSettings http, WorkerSettings workers, RunTokens runTokens, Clock clock,
+      CompletableFuture<Bound> bound) {
+    return Behaviors.setup(ctx -> {
+      @SuppressWarnings("unchecked")
+      ActorSystem<Void> system = (ActorSystem<Void>) (ActorSystem<?>) ctx.getSystem();
+      Cluster cluster = Cluster.get(system);
+      cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(SelfUp.class, up -> new Up()), SelfUp.class));
+      ExecutionContextExecutor blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig("reins.db.blocking-dispatcher"));
+      ClusterLease lease = new ClusterLease(Connections.pooled(system));
+      LeaseKeeper.Settings leaseSettings = LeaseKeeper.Settings.fromConfig(config);
+      return Behaviors.receive(StartStep.class)
+          .onMessage(Up.class, up -> {
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> awaitLease(cluster, lease, leaseSettings, clock), blocking),
+                LeaseJudged::new);
+            return Behaviors.same();
+          })
+          .onMessage(LeaseJudged.class, judged -> {
+            if (judged.error() != null || judged.verdict() == ClusterLease.Verdict.FOREIGN) {
+              String why = judged.error() != null
+                  ? "could not read the cluster lease in the journal database: " + rootMessage(judged.error())
+                  : "another Reins cluster is alive on this journal database (its lease is fresh and names none of this "
+                      + "node's cluster members). One journal needs one cluster: give this node the other cluster's seed "
+                      + "nodes (REINS_SEED_NODES) or stop the other cluster first.";
+              bound.completeExceptionally(new IllegalStateException(why));
+              return Behaviors.stopped();
+            }
+            LeaseKeeper.init(system, lease, leaseSettings, clock, blocking);
+            startNode(ctx, system, config, http, workers, runTokens, clock, blocking, lease, bound);
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+
+  /**
+   * Judges the journal's lease for this node's cluster. A fresh lease of another cluster may be
+   * the last words of a cluster that was just killed: wait up to one ttl for it to lapse.
+   */
+  private static ClusterLease.Verdict awaitLease(Cluster cluster, ClusterLease lease, LeaseKeeper.Settings settings, Clock clock) {
+    try {
+      String self = cluster.selfMember().address().toString();
+      java.time.Instant giveUp = clock.instant().plus(settings.ttl()).plus(settings.renewInterval());
+      boolean told = false;
+      while (true) {
+        ClusterLease.Verdict v = ClusterLease.judge(lease.read(), LeaseKeeper.members(cluster), self, clock.instant());
+        if (v != ClusterLease.Verdict.FOREIGN || clock.instant().isAfter(giveUp)) {
+          return v;
+        }
+        if (!told) {
+          log.warn("another cluster's lease on this journal is fresh; waiting up to {} for it to lapse", settings.ttl());
+          told = true;
+        }
+        Thread.sleep(1000);
+      }
+    } catch (Exception e) {
+      throw new CompletionException(e);
+    }
+  }
+
+  private static void startNode(
+      ActorContext<StartStep> ctx, ActorSystem<Void> system, Config config, HttpSettings http, WorkerSettings workers,
+      RunTokens runTokens, Clock clock,
+      ExecutionContextExecutor blocking, ClusterLease lease, CompletableFuture<Bound> bound) {
+    TokenStore tokens = new TokenStore(Connections.pooled(system), clock);
+    RunTokens signer = runTokens;
+    system.scheduler().scheduleWithFixedDelay(http.signingKeyRefresh(), http.signingKeyRefresh(), () -> {
+      try {
+        signer.reload();
+      } catch (Exception e) {
+        log.warn("could not reload the run token signing keys (keeping the ones loaded): {}", e.toString());
+      }
+    }, blocking);
+    JobCredentials credentials = (runId, tenant, attempt, spec) ->
+        signer.issue(runId, tenant, attempt, JobCredentials.lifetime(spec));
+    ReinsNode node = ReinsNode.start(ctx, config, workers, credentials, clock);
+    RunJournal journal = new RunJournal(system);
+    JournalHealth health = JournalHealth.start(system, journal, JournalHealth.Settings.fromConfig(config));
+    Runs runs = new Runs(system, journal, http.askTimeout(), health);
+    DelegationSettings delegationSettings = DelegationSettings.fromConfig(config);
+    DelegationEntity.init(system, new DelegationDrivers(new A2aDriver(),
+        new ChildRunDriver(runs, node.quota(), java.time.Duration.ofSeconds(node.runSettings().defaults().cancelGraceSeconds()),
+            delegationSettings.childRunWatch())),
+        delegationSettings, clock);
+    NodeStatus status = new NodeStatus();
+    openAfterRecovery(system, config, node, runs, status);
+    drainOnShutdown(system, config, node, status);
+    releaseLeaseWhenLast(system, lease, clock, blocking);
+    Authenticator authenticator = new Authenticator(
+        tokens, signer, http.adminToken(), blocking, clock, http.tokenCacheTtl(), http.tokenCacheMax(), health);
+    List<Endpoint> endpoints =
+        endpoints(system, runs, journal, health, node, status, http.askTimeout(), authenticator, tokens, blocking, clock);
+    Route route = routes(endpoints, http, authenticator);
+    Http.get(system)
+        .newServerAt(http.host(), http.port())
+        .bind(route)
+        .whenComplete((b, e) -> {
+          if (e != null) {
+            bound.completeExceptionally(e);
+          } else {
+            bound.complete(new Bound(b.addToCoordinatedShutdown(Duration.ofSeconds(10), system), endpoints));
+          }
+        });
+  }
+
+  /** The last node of a cluster to leave lets the lease lapse, so the next start need not wait for it. */
+  private static void releaseLeaseWhenLast(ActorSystem<?> system, ClusterLease lease, Clock clock, Executor blocking) {
+    Cluster cluster = Cluster.get(system);
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeClusterShutdown(), "reins-release-lease", () -> {
+      boolean others = java.util.stream.StreamSupport.stream(cluster.state().getMembers().spliterator(), false)
+          .anyMatch(m -> !m.equals(cluster.selfMember()) && m.status() == org.apache.pekko.cluster.MemberStatus.up());
+      if (others) {
+        return CompletableFuture.completedFuture(Done.getInstance());
+      }
+      Set<String> members = LeaseKeeper.members(cluster);
+      String self = cluster.selfMember().address().toString();
+      return CompletableFuture.supplyAsync(() -> {
+        try {
+          lease.release(members, self, clock.instant());
+        } catch (Exception e) {
+          log.warn("could not release the cluster lease (the next start waits for it to lapse): {}", e.toString());
+        }
+        return Done.getInstance();
+      }, blocking);
+    });
+  }
+
+  /**
+   * The worker slots open once the runs of this node's earlier life are resolved and the runs it
+   * queued have had {@code reins.startup.settle} to ask again; then the node reports ready.
+   */
+  private static void openAfterRecovery(ActorSystem<?> system, Config config, ReinsNode node, Runs runs, NodeStatus status) {
+    Duration settle = config.getDuration("reins.startup.settle");
+    NodeRecovery.awaitResolved(system, runs, node.orphans(), config.getDuration("reins.startup.recovery-timeout"))
+        .thenCompose(done -> delay(system, settle))
+        .whenComplete((done, e) -> {
+          node.pool().tell(new WorkerPool.Open());
+          status.recovered();
+        });
+  }
+
+  /**
+   * SIGTERM (or {@link #close}): readiness answers 503 at once; after {@code unready-delay} the
+   * listener closes (Pekko HTTP answers what is in flight); then the pool drains (running attempts
+   * get {@code drain-seconds} to finish, then are stopped as interrupted by the shutdown, which
+   * their runs record); only then does sharding hand this node's runs to the others.
+   */
+  private static void drainOnShutdown(ActorSystem<?> system, Config config, ReinsNode node, NodeStatus status) {
+    CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
+    Duration unreadyDelay = config.getDuration("reins.shutdown.unready-delay");
+    Duration drain = Duration.ofSeconds(config.getInt("reins.shutdown.drain-seconds"));
+    Duration stopCap = config.getDuration("reins.shutdown.stop-grace-cap");
+    shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "reins-unready", () -> {
+      status.draining();
+      return delay(system, unreadyDelay);
+    });
+    shutdown.addTask(CoordinatedShutdown.PhaseServiceStop(), "reins-drain-workers", () ->
+        AskPattern.<WorkerPool.Command, WorkerPool.Drained>ask(node.pool(),
+                r -> new WorkerPool.Drain(Instant.now().plus(drain), r), drain.plus(stopCap), system.scheduler())
+            .handle((drained, e) -> {
+              if (e != null) {
+                log.warn("the workers did not drain in time; stopping the rest with the node: {}", e.toString());
+              } else if (drained.stopped() > 0) {
+                log.info("drained: stopped {} attempt(s) that were still running after {}", drained.stopped(), drain);
+              }
+              return Done.getInstance();
+            }));
+  }
+
+  private static CompletionStage<Done> delay(ActorSystem<?> system, Duration d) {
+    CompletableFuture<Done> done = new CompletableFuture<>();
+    system.scheduler().scheduleOnce(d, () -> done.complete(Done.getInstance()), system.executionContext());
+    return done;
+  }
+
   /** Every endpoint of the API, in one table (see {@link Endpoint}). */
   static List<Endpoint> endpoints(
-      ActorSystem<?> system, Runs runs, RunJournal journal, ReinsNode node, Authenticator authenticator,
-      TokenStore tokens, Executor blocking, Clock clock) {
+      ActorSystem<?> system, Runs runs, RunJournal journal, JournalHealth health, ReinsNode node, NodeStatus status,
+      Duration askTimeout, Authenticator authenticator, TokenStore tokens, Executor blocking, Clock clock) {
     List<Endpoint> all = new ArrayList<>();
-    all.addAll(new RunRoutes(runs, node.quota(), journal, node.runSettings().defaults(), node.workerSettings().dataDir()).endpoints());
+    all.addAll(new RunRoutes(runs, node.quota(), journal, node.runSettings().defaults(), node.logs(), askTimeout,
+        system.scheduler()).endpoints());
+    all.addAll(new DelegationRoutes(system, runs,
+        new CreateDelegationRequest.Defaults(DelegationSettings.fromConfig(system.settings().config()).defaultTimeout().toSeconds(),
+            node.runSettings().defaults()),
+        new A2aAllowlist(system.settings().config().getString("reins.delegations.a2a.allowed-urls")), askTimeout).endpoints());
     all.addAll(new AdminRoutes(tokens, authenticator, blocking, clock).endpoints());
-    all.addAll(new HealthRoutes(system, journal).endpoints());
+    all.addAll(new ClusterRoutes(system, node.pool(), askTimeout).endpoints());
+    all.addAll(new HealthRoutes(system, health, status).endpoints());
     return all;
   }
 
-  static Route routes(
-      ActorSystem<?> system, Runs runs, RunJournal journal, ReinsNode node, HttpSettings http, Authenticator authenticator,
-      TokenStore tokens, Executor blocking, Clock clock) {
-    ApiRouter router = new ApiRouter(endpoints(system, runs, journal, node, authenticator, tokens, blocking, clock), authenticator, http);
+  static Route routes(List<Endpoint> endpoints, HttpSettings http, Authenticator authenticator) {
+    ApiRouter router = new ApiRouter(endpoints, authenticator, http);
     AllDirectives d = new AllDirectives() {};
     return d.handleExceptions(Problems.exceptionHandler(http.retryAfter()), () ->
         d.handleRejections(Problems.rejectionHandler(), () ->
@@ -149,6 +376,14 @@ public final class ReinsServer implements AutoCloseable {
 
   public InetSocketAddress address() {
     return binding.localAddress();
+  }
+
+  /**
+   * The endpoint table this server serves (method, path, access; the handlers are bound to this
+   * server). The authorization tests iterate over it, so that no route escapes them.
+   */
+  List<Endpoint> endpoints() {
+    return endpoints;
   }
 
   public ActorSystem<Void> system() {

@@ -1,6 +1,7 @@
 package dev.reins.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import dev.reins.persistence.JournalHealth;
 import dev.reins.persistence.RunJournal;
 import dev.reins.protocol.api.CancelRequest;
 import dev.reins.protocol.api.ResetRequest;
@@ -13,7 +14,10 @@ import dev.reins.runtime.run.RunAccess;
 import dev.reins.runtime.run.Runs;
 import dev.reins.runtime.tenant.TenantQuota;
 import dev.reins.protocol.auth.Scope;
-import dev.reins.runtime.worker.AttemptLog;
+import dev.reins.runtime.worker.LogServer;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -59,14 +63,20 @@ final class RunRoutes extends AllDirectives {
   private final TenantQuota.Client quota;
   private final RunJournal journal;
   private final SubmitRunRequest.Defaults defaults;
-  private final Path dataDir;
+  private final ActorRef<LogServer.Command> logs;
+  private final Duration askTimeout;
+  private final Scheduler scheduler;
 
-  RunRoutes(Runs runs, TenantQuota.Client quota, RunJournal journal, SubmitRunRequest.Defaults defaults, Path dataDir) {
+  RunRoutes(
+      Runs runs, TenantQuota.Client quota, RunJournal journal, SubmitRunRequest.Defaults defaults,
+      ActorRef<LogServer.Command> logs, Duration askTimeout, Scheduler scheduler) {
     this.runs = runs;
     this.quota = quota;
+    this.logs = logs;
+    this.askTimeout = askTimeout;
+    this.scheduler = scheduler;
     this.journal = journal;
     this.defaults = defaults;
-    this.dataDir = dataDir;
   }
 
   /** The run endpoints: who may call each, and what answers. */
@@ -119,9 +129,15 @@ final class RunRoutes extends AllDirectives {
       if (!admission.admitted()) {
         return Problems.tooManyRequests(admission.detail(), admission.retryAfter());
       }
-      return onSuccess(runs.submit(runId, tenant, v.spec()), reply -> {
-        if (reply.outcome() != Outcome.CREATED && (!reply.state().exists() || reply.state().status().isTerminal())) {
-          quota.release(tenant, runId); // admission took a lease for a run that is not live
+      CompletionStage<RunEntity.Reply> submitted = runs.submit(runId, tenant, v.spec()).whenComplete((reply, e) -> {
+        if (unwrap(e) instanceof JournalHealth.JournalUnavailable) {
+          // the run was not created (or will be, once the database is back, and hold its own lease)
+          quota.release(tenant, runId);
+        }
+      });
+      return onSuccess(submitted, reply -> {
+        if (reply.outcome() != Outcome.CREATED) {
+          releaseUnlessLive(tenant, runId, reply);
         }
         return switch (reply.outcome()) {
           case CREATED -> run(StatusCodes.ACCEPTED, reply, List.of(Location.create("/v1/runs/" + runId)));
@@ -159,11 +175,17 @@ final class RunRoutes extends AllDirectives {
               if (!accepted || reply.state().status() != RunStatus.CANCELLING || wait.isZero()) {
                 return CompletableFuture.completedFuture(cancelResponse(reply, reply.outcome()));
               }
+              // The cancel is journaled, so the answer is about it and never a 503: the run as the
+              // cancel left it when it cannot be read again now (the journal went down meanwhile).
               return runs.awaitTerminal(id, access, wait)
-                  .thenApply(done -> cancelResponse(done, reply.outcome()))
-                  .exceptionallyCompose(e -> isTimeout(e)
-                      ? runs.get(id, access).thenApply(now -> cancelResponse(now, reply.outcome()))
-                      : CompletableFuture.failedStage(e));
+                  .exceptionallyCompose(e -> isTimeout(e) ? runs.get(id, access) : CompletableFuture.failedStage(e))
+                  .exceptionally(e -> {
+                    if (isTimeout(e) || unwrap(e) instanceof JournalHealth.JournalUnavailable) {
+                      return reply;
+                    }
+                    throw new CompletionException(unwrap(e));
+                  })
+                  .thenApply(latest -> cancelResponse(latest, reply.outcome()));
             });
     return onSuccess(answer, r -> r);
   }
@@ -186,9 +208,31 @@ final class RunRoutes extends AllDirectives {
     } catch (JsonProcessingException e) {
       return Problems.complete(Problems.fromJson(e));
     }
-    return onSuccess(runs.reset(id, c.caller().runAccess(), request.attempt()), reply -> reply.outcome() == Outcome.CHANGED
-        ? run(StatusCodes.OK, reply, List.of(RawHeader.create(OUTCOME_HEADER, "changed")))
-        : problemFor(reply));
+    // a reset starts a new attempt: an active run again, admitted like a new one
+    String tenant = c.tenant();
+    return onSuccess(quota.admit(tenant, id), admission -> {
+      if (!admission.admitted()) {
+        return Problems.tooManyRequests(admission.detail(), admission.retryAfter());
+      }
+      return onSuccess(runs.reset(id, c.caller().runAccess(), request.attempt()), reply -> {
+        if (reply.outcome() != Outcome.CHANGED) {
+          releaseUnlessLive(tenant, id, reply);
+          return problemFor(reply);
+        }
+        return run(StatusCodes.OK, reply, List.of(RawHeader.create(OUTCOME_HEADER, "changed")));
+      });
+    });
+  }
+
+  /**
+   * After a command that admission let in but that did not make the run live: gives the lease
+   * back, unless the run was live already (and the lease is its own). A run of another tenant
+   * answers as no run at all, so the caller's own count gets its lease back.
+   */
+  private void releaseUnlessLive(String tenant, String runId, RunEntity.Reply reply) {
+    if (!reply.state().exists() || reply.state().status().isTerminal()) {
+      quota.release(tenant, runId);
+    }
   }
 
   /** The caller's view of the run decides first (tenant, per-run token); then the journal answers. */
@@ -229,15 +273,19 @@ final class RunRoutes extends AllDirectives {
       if (n < 1 || n > reply.state().attempt()) {
         return Problems.complete(Problem.invalidField("attempt", "the run has attempts 1 to " + reply.state().attempt()));
       }
-      try {
-        Optional<byte[]> text = AttemptLog.tail(dataDir, id, n, tail);
-        if (text.isEmpty()) {
-          return Problems.complete(Problem.notFound("attempt " + n + " has no output (yet)"));
-        }
-        return complete(HttpResponse.create().withEntity(HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, text.get())));
-      } catch (IOException e) {
-        throw new CompletionException(e);
-      }
+      // the output is on the disk of the node that ran the attempt, wherever that is
+      CompletionStage<Optional<String>> node = n == reply.state().attempt() && reply.state().worker() != null
+          ? CompletableFuture.completedFuture(Optional.of(reply.state().worker().node()))
+          : journal.attemptNode(id, n);
+      return onSuccess(node.thenCompose(where -> where.isEmpty()
+          ? CompletableFuture.completedFuture(new LogServer.Reply(null, LogServer.Outcome.NO_OUTPUT,
+              "attempt " + n + " has not run (yet)"))
+          : AskPattern.<LogServer.Command, LogServer.Reply>ask(logs,
+              r -> new LogServer.Fetch(where.get(), id, n, tail, r), askTimeout, scheduler)), log ->
+          log.outcome() == LogServer.Outcome.FOUND
+              ? complete(HttpResponse.create().withEntity(
+                  HttpEntities.create(ContentTypes.TEXT_PLAIN_UTF8, log.log().getSource())))
+              : Problems.complete(Problem.notFound(log.detail())));
     });
   }
 
@@ -258,8 +306,12 @@ final class RunRoutes extends AllDirectives {
   }
 
   private static boolean isTimeout(Throwable e) {
-    Throwable t = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    Throwable t = unwrap(e);
     return t instanceof TimeoutException || t instanceof AskTimeoutException;
+  }
+
+  private static Throwable unwrap(Throwable e) {
+    return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
   }
 
   private Route run(StatusCode status, RunEntity.Reply reply, List<HttpHeader> headers) {

@@ -100,7 +100,7 @@ class RunApiTest {
     assertFalse(run.get("worker").get("node").asText().isBlank());
     ProcessHandle process = ProcessHandle.of(pid).orElseThrow(() -> new AssertionError("no process " + pid));
     assertTrue(process.info().commandLine().orElse("").contains("sleep 30"), process.info().toString());
-    assertEquals(2, run.get("version").asLong(), "RunSubmitted, AttemptStarted");
+    assertEquals(3, run.get("version").asLong(), "RunSubmitted, AttemptPlaced, AttemptStarted");
 
     HttpResponse<String> shown = server.get("/v1/runs/" + id);
     assertEquals(etag(TestServer.json(shown)), shown.headers().firstValue("ETag").orElseThrow());
@@ -220,13 +220,13 @@ class RunApiTest {
 
     JsonNode events = TestServer.json(server.get("/v1/runs/" + id + "/events"));
     assertEquals(
-        List.of("RunSubmitted", "AttemptStarted", "CancelRequested", "AttemptExited", "RunReset", "AttemptStarted"),
+        List.of("RunSubmitted", "AttemptPlaced", "AttemptStarted", "CancelRequested", "AttemptExited", "RunReset", "AttemptPlaced", "AttemptStarted"),
         types(events));
     for (int i = 0; i < events.size(); i++) {
       JsonNode e = events.get(i);
       assertEquals(i + 1, e.get("seq").asLong(), e.toString());
       Instant.parse(e.get("at").asText());
-      assertEquals(i < 4 ? 1 : 2, e.get("data").get("attempt").asInt(), e.toString());
+      assertEquals(i < 5 ? 1 : 2, e.get("data").get("attempt").asInt(), e.toString());
     }
     assertEquals(events.get(events.size() - 1).get("seq").asLong(),
         TestServer.json(server.get("/v1/runs/" + id)).get("version").asLong());
@@ -255,7 +255,7 @@ class RunApiTest {
     JsonNode run = server.awaitState(id, "succeeded", PATIENCE);
     assertEquals(0, run.get("exit").get("code").asInt());
     assertFalse(run.has("worker"));
-    assertEquals(List.of("RunSubmitted", "AttemptStarted", "AttemptExited"), eventTypes(server, id));
+    assertEquals(List.of("RunSubmitted", "AttemptPlaced", "AttemptStarted", "AttemptExited"), eventTypes(server, id));
   }
 
   @Test
@@ -274,7 +274,7 @@ class RunApiTest {
     assertEquals(2, run.get("attempt").asInt());
     assertEquals(3, run.get("exit").get("code").asInt());
     assertEquals(
-        List.of("RunSubmitted", "AttemptStarted", "AttemptExited", "AttemptStarted", "AttemptExited"),
+        List.of("RunSubmitted", "AttemptPlaced", "AttemptStarted", "AttemptExited", "AttemptPlaced", "AttemptStarted", "AttemptExited"),
         eventTypes(server, id));
     TestServer.awaitAssert(PATIENCE, () -> assertEquals("try-1\n", logs(id, "?attempt=1")));
     TestServer.awaitAssert(PATIENCE, () -> assertEquals("try-2\n", logs(id, "?attempt=2")));
@@ -286,7 +286,7 @@ class RunApiTest {
     long pid = server.awaitState(id, "running", PATIENCE).get("worker").get("pid").asLong();
     JsonNode run = server.awaitState(id, "timed_out", PATIENCE);
     assertFalse(run.has("worker"));
-    assertEquals(List.of("RunSubmitted", "AttemptStarted", "TimeoutReached", "AttemptExited"), eventTypes(server, id));
+    assertEquals(List.of("RunSubmitted", "AttemptPlaced", "AttemptStarted", "TimeoutReached", "AttemptExited"), eventTypes(server, id));
     TestServer.awaitAssert(PATIENCE, () -> assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)));
   }
 

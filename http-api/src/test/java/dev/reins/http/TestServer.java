@@ -8,6 +8,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
+import org.apache.pekko.persistence.query.PersistenceQuery;
+import org.apache.pekko.stream.javadsl.Sink;
 
 /**
  * A real Reins server for tests: its own data directory, ephemeral HTTP and remoting ports, and
@@ -38,6 +43,9 @@ public final class TestServer extends ApiClient implements AutoCloseable {
             "reins.http.port", 0,
             "reins.remote.port", 0,
             "reins.auth.admin-token", ADMIN_TOKEN,
+            // tests stop servers often: stop running attempts at once (as a cancel would)
+            "reins.shutdown.drain-seconds", 0,
+            "reins.startup.settle", "0s",
             "pekko.cluster.seed-nodes", java.util.List.of(),
             "pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on")))
         .withFallback(ConfigFactory.defaultApplication())
@@ -73,7 +81,11 @@ public final class TestServer extends ApiClient implements AutoCloseable {
    * processes as children of the test JVM, so this is every process the tests' runs left behind.
    */
   public static java.util.List<ProcessHandle> liveChildProcesses() {
-    return ProcessHandle.current().descendants().filter(ProcessHandle::isAlive).toList();
+    // a server's process watchdog is not a run's process: it lives as long as its server
+    return ProcessHandle.current().descendants()
+        .filter(ProcessHandle::isAlive)
+        .filter(p -> !p.info().commandLine().orElse("").contains("reins-watchdog"))
+        .toList();
   }
 
   /** Waits until every process started by this JVM is gone; fails naming them otherwise. */
@@ -85,6 +97,39 @@ public final class TestServer extends ApiClient implements AutoCloseable {
             .map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList());
       }
     });
+  }
+
+  /**
+   * How many events this server's journal holds, over every persistence id: a request that must
+   * change nothing leaves this number as it was (when nothing else is going on).
+   */
+  public long journaledEvents() throws Exception {
+    ActorSystem<Void> system = server.system();
+    JdbcReadJournal journal =
+        PersistenceQuery.get(system).getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier());
+    return journal.currentPersistenceIds()
+        .mapAsync(4, id -> journal.currentEventsByPersistenceId(id, 0L, Long.MAX_VALUE)
+            .runWith(Sink.fold(0L, (n, e) -> n + 1), system))
+        .runWith(Sink.fold(0L, Long::sum), system)
+        .toCompletableFuture()
+        .get(30, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Cancels {@code runs} (waiting for their ends), checks that no process of this JVM is left,
+   * and closes the server whatever happened.
+   */
+  public void closeAfterCancelling(String... runs) throws IOException, InterruptedException {
+    try {
+      for (String run : runs) {
+        if (run != null) {
+          post("/v1/runs/" + run + "/cancel?wait=15s", null);
+        }
+      }
+      awaitNoChildProcesses(Duration.ofSeconds(30));
+    } finally {
+      close();
+    }
   }
 
   @Override

@@ -7,6 +7,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Objects;
+import org.h2.engine.SysProperties;
 
 /**
  * The journal database chosen by {@code reins.db}: embedded H2 under the data directory when no
@@ -15,6 +17,22 @@ import java.util.Map;
  */
 public record JournalDatabase(
     Dialect dialect, String url, String user, String password, int maxConnections, Duration connectTimeout) {
+
+  /**
+   * Where H2's auto-server listens. AUTO_SERVER=TRUE opens a TCP port so that a second JVM (the
+   * token tool, a backup) can use the file while the server runs, and H2 binds it to every
+   * interface unless the system property {@code h2.bindAddress} names one. H2 reads that property
+   * once, when {@code org.h2.engine.SysProperties} initialises (NetUtils binds with it and writes
+   * it, as {@code localhost}, into the lock file the second JVM reads), so it is set here, before
+   * Reins opens any H2 connection. An operator's own {@code -Dh2.bindAddress} wins.
+   */
+  public static final String H2_BIND_ADDRESS_PROPERTY = "h2.bindAddress";
+
+  static {
+    if (System.getProperty(H2_BIND_ADDRESS_PROPERTY) == null) {
+      System.setProperty(H2_BIND_ADDRESS_PROPERTY, "127.0.0.1");
+    }
+  }
 
   public enum Dialect {
     H2("slick.jdbc.H2Profile$", "org.h2.Driver", "reins/schema/h2.sql"),
@@ -52,6 +70,9 @@ public record JournalDatabase(
           "reins.db.url (REINS_DB_URL) must be a jdbc:postgresql: or jdbc:h2: URL, or empty for the embedded database; got "
               + redacted(url));
     }
+    if (dialect == Dialect.H2) {
+      checkH2BindAddress();
+    }
     if (dialect == Dialect.H2 && !url.toUpperCase(java.util.Locale.ROOT).contains("WRITE_DELAY")) {
       // H2 writes committed transactions to its file up to 500 ms later by default: a crash of the
       // server (SIGKILL, OOM) would lose runs that were already accepted. Write at each commit.
@@ -64,6 +85,18 @@ public record JournalDatabase(
         db.getString("password"),
         db.getInt("max-connections"),
         db.getDuration("connect-timeout"));
+  }
+
+  /**
+   * Fails when H2 initialised before this class could set {@link #H2_BIND_ADDRESS_PROPERTY} (some
+   * other code opened an H2 database first): its auto-server would listen on every interface.
+   */
+  private static void checkH2BindAddress() {
+    String wanted = System.getProperty(H2_BIND_ADDRESS_PROPERTY);
+    if (!Objects.equals(wanted, SysProperties.BIND_ADDRESS)) {
+      throw new IllegalStateException("H2 was initialised before Reins set -D" + H2_BIND_ADDRESS_PROPERTY + "=" + wanted
+          + " (it uses " + SysProperties.BIND_ADDRESS + "): its auto-server would not listen where configured");
+    }
   }
 
   public static Path dataDir(Config config) {
@@ -97,7 +130,7 @@ public record JournalDatabase(
    * {@code sslpassword}) and the password of a {@code //user:password@host} part are masked. The
    * second form is what a libpq-style URL pasted into REINS_DB_URL by mistake looks like.
    */
-  static String redacted(String url) {
+  public static String redacted(String url) {
     return url.replaceAll("(?i)(password=)[^&;]*", "$1***")
         .replaceAll("(//[^/?#;:@]*:)[^/?#;]*@", "$1***@");
   }

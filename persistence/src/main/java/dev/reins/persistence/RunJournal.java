@@ -7,6 +7,7 @@ import dev.reins.protocol.run.RunEvent;
 import dev.reins.protocol.run.RunState;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.persistence.jdbc.query.javadsl.JdbcReadJournal;
@@ -59,6 +60,21 @@ public final class RunJournal {
               }
               return new Replayed(state, version);
             });
+  }
+
+  /** The node that ran (or runs) the attempt, from its placement or start event; empty if it never ran. */
+  public CompletionStage<Optional<String>> attemptNode(String runId, int attempt) {
+    return envelopes(runId, Long.MAX_VALUE).thenApply(list -> {
+      String node = null;
+      for (EventEnvelope e : list) {
+        if (e.event() instanceof RunEvent.AttemptPlaced p && p.attempt() == attempt) {
+          node = p.worker().node();
+        } else if (e.event() instanceof RunEvent.AttemptStarted s && s.attempt() == attempt) {
+          node = s.worker().node();
+        }
+      }
+      return Optional.ofNullable(node);
+    });
   }
 
   /** Answers when the journal database answers a query; fails or times out otherwise. */

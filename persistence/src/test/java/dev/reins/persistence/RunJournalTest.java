@@ -189,7 +189,7 @@ class RunJournalTest {
     JdbcReadJournal readJournal = PersistenceQuery.get(node.kit().system())
         .getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier());
 
-    List<EventEnvelope> tagged = await(readJournal.currentEventsByTag(RunEvent.TAG, Offset.noOffset())
+    List<EventEnvelope> tagged = await(readJournal.currentEventsByTag(JournalTags.sliceOf(RunJournal.persistenceId(runId)), Offset.noOffset())
         .filter(e -> e.persistenceId().equals(RunJournal.persistenceId(runId)))
         .runWith(Sink.seq(), node.kit().system()));
 

@@ -16,7 +16,7 @@ import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 
 /**
  * A stand-in for the run entity that journals whatever events a test scripts, exactly as the
- * entity would: persistence id {@code Run|<runId>}, tag {@link RunEvent#TAG}, {@link
+ * entity would: persistence id {@code Run|<runId>}, its slice tag ({@link JournalTags}), {@link
  * RunState#apply} as the event handler and a snapshot every three events. It counts the events it
  * applies, so a test can tell a recovery from a snapshot from a full replay.
  */
@@ -75,7 +75,7 @@ final class ScriptedRun extends EventSourcedBehavior<ScriptedRun.Command, RunEve
 
   @Override
   public Set<String> tagsFor(RunEvent event) {
-    return Set.of(RunEvent.TAG);
+    return Set.of(JournalTags.sliceOf(persistenceId().id()));
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.reins.http.auth;
 
+import dev.reins.persistence.JournalHealth;
 import dev.reins.persistence.auth.TokenStore;
 import dev.reins.protocol.auth.Scope;
 import dev.reins.protocol.auth.Tenants;
@@ -23,7 +24,8 @@ import java.util.concurrent.Executor;
  * cacheTtl}, so a token costs one database query per node per TTL; a revocation therefore takes
  * effect on every node within that time (at once on the node that revoked it). Unknown tokens are
  * cached too, in a bounded map, so a flood of made-up tokens costs no more than a flood of real
- * ones.
+ * ones. While the database is known to be down, a token that is not in the cache fails at once
+ * (503) instead of waiting for a connection.
  */
 public final class Authenticator {
   private final TokenStore store;
@@ -33,6 +35,7 @@ public final class Authenticator {
   private final Clock clock;
   private final Duration cacheTtl;
   private final int cacheMax;
+  private final JournalHealth database;
   private final ConcurrentHashMap<String, Cached> cache = new ConcurrentHashMap<>();
 
   private record Cached(Optional<TokenStore.ApiToken> token, Instant loadedAt) {}
@@ -40,9 +43,11 @@ public final class Authenticator {
   /**
    * @param envAdminToken the value of {@code REINS_ADMIN_TOKEN}, or empty
    * @param blocking where the token table is queried (JDBC blocks)
+   * @param database the health of the database the token table is in (the journal's)
    */
   public Authenticator(
-      TokenStore store, RunTokens runTokens, String envAdminToken, Executor blocking, Clock clock, Duration cacheTtl, int cacheMax) {
+      TokenStore store, RunTokens runTokens, String envAdminToken, Executor blocking, Clock clock, Duration cacheTtl, int cacheMax,
+      JournalHealth database) {
     this.store = store;
     this.runTokens = runTokens;
     this.envAdminHash = envAdminToken == null || envAdminToken.isEmpty() ? null : sha256(envAdminToken);
@@ -50,6 +55,7 @@ public final class Authenticator {
     this.clock = clock;
     this.cacheTtl = cacheTtl;
     this.cacheMax = cacheMax;
+    this.database = database;
   }
 
   /** The caller, or empty when the token is unknown, expired or revoked; fails if the database does. */
@@ -71,7 +77,7 @@ public final class Authenticator {
     if (cached != null && now.isBefore(cached.loadedAt().plus(cacheTtl))) {
       return CompletableFuture.completedFuture(toCaller(cached.token(), now));
     }
-    return CompletableFuture.supplyAsync(() -> {
+    return database.guard(() -> CompletableFuture.supplyAsync(() -> {
       try {
         Optional<TokenStore.ApiToken> found = store.findBySecret(token);
         if (cache.size() >= cacheMax) {
@@ -82,7 +88,7 @@ public final class Authenticator {
       } catch (Exception e) {
         throw new CompletionException(new TokenStoreUnavailable(e));
       }
-    }, blocking);
+    }, blocking));
   }
 
   /** Forgets what this node knows of a token (after it was revoked here). */

@@ -1,6 +1,7 @@
 package dev.reins.persistence.auth;
 
 import dev.reins.persistence.Connections;
+import dev.reins.protocol.api.TokenView;
 import dev.reins.protocol.auth.Scope;
 import dev.reins.protocol.auth.Tenants;
 import java.nio.charset.StandardCharsets;
@@ -56,6 +57,12 @@ public final class TokenStore {
 
     public boolean usableAt(Instant now) {
       return revokedAt == null && (expiresAt == null || now.isBefore(expiresAt));
+    }
+
+    /** As the admin API and {@code reins tokens} show it; {@code secret} only in the answer that created it. */
+    public TokenView view(String secret) {
+      return new TokenView(id, name, tenant, scopes.stream().sorted().map(Scope::json).toList(),
+          createdAt, expiresAt, revokedAt, secret);
     }
   }
 

@@ -36,7 +36,7 @@ public record SubmitRunRequest(
     }
   }
 
-  static final int MAX_IDEMPOTENCY_KEY = 200;
+  public static final int MAX_IDEMPOTENCY_KEY = 200;
   static final int MAX_LABELS = 64;
 
   public Validated toSpec(Defaults defaults) {

@@ -7,7 +7,8 @@ import java.util.Optional;
 
 /**
  * What an API token may do. {@code admin} manages tokens and implies every other scope, within
- * the token's own tenant for runs (an admin of tenant A still sees only A's runs).
+ * the token's own tenant (an admin of tenant A sees only A's runs and A's tokens). The default
+ * tenant's admins are the operators: they also manage the tokens of every other tenant.
  */
 public enum Scope {
   RUNS_READ("runs:read"),

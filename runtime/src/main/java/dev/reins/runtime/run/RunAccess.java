@@ -12,18 +12,33 @@ import dev.reins.runtime.CborSerializable;
  *
  * @param tenant the caller's tenant; {@code null} only for {@link #INTERNAL}
  * @param tokenAttempt for a per-run token, its attempt; {@code null} for API tokens
+ * @param tokenRunId for a per-run token, its run: it sees that run and the run's child runs
  */
-public record RunAccess(String tenant, Integer tokenAttempt) implements CborSerializable {
+public record RunAccess(String tenant, Integer tokenAttempt, String tokenRunId) implements CborSerializable {
 
   /** Reins itself (tests, internal callers): no tenant check. Never derived from a request. */
-  public static final RunAccess INTERNAL = new RunAccess(null, null);
+  public static final RunAccess INTERNAL = new RunAccess(null, null, null);
 
   public static RunAccess tenant(String tenant) {
-    return new RunAccess(tenant, null);
+    return new RunAccess(tenant, null, null);
   }
 
-  public static RunAccess runToken(String tenant, int attempt) {
-    return new RunAccess(tenant, attempt);
+  /** The per-run token of {@code runId}'s attempt {@code attempt}: that run and its child runs. */
+  public static RunAccess runToken(String tenant, String runId, int attempt) {
+    return new RunAccess(tenant, attempt, runId);
+  }
+
+  /** Whether this caller may see run {@code runId} of {@code owner} at all (its state aside). */
+  boolean maySee(String runId, Runs.Owner owner) {
+    if (tenant != null && !tenant.equals(owner.tenant())) {
+      return false;
+    }
+    return tokenRunId == null || tokenRunId.equals(runId) || tokenRunId.equals(owner.parentRunId());
+  }
+
+  /** For a per-run token asking about another run (a child of its own): the run whose attempt must live. */
+  String tokenOfAnotherRun(String runId) {
+    return tokenRunId != null && !tokenRunId.equals(runId) ? tokenRunId : null;
   }
 
   /** What the run answers this caller instead of obeying it; {@code null} when it may go on. */
@@ -31,10 +46,11 @@ public record RunAccess(String tenant, Integer tokenAttempt) implements CborSeri
     if (!s.exists() || tenant == null) {
       return null;
     }
-    if (!tenant.equals(s.tenant())) {
+    if (!maySee(s.runId(), new Runs.Owner(s.tenant(), s.parentRunId()))) {
       return RunEntity.Outcome.NOT_FOUND;
     }
-    if (tokenAttempt != null && (tokenAttempt != s.attempt() || s.status().isTerminal())) {
+    // a child run does not know its parent's attempts: the parent answered for that (see Runs)
+    if (tokenAttempt != null && tokenRunId.equals(s.runId()) && (tokenAttempt != s.attempt() || s.status().isTerminal())) {
       return RunEntity.Outcome.ATTEMPT_ENDED;
     }
     return null;

@@ -1,7 +1,15 @@
 package dev.reins.runtime.run;
 
+import dev.reins.persistence.JournalTags;
 import dev.reins.persistence.RunJournal;
 import dev.reins.protocol.auth.Tenants;
+import dev.reins.protocol.delegation.DelegationSpec;
+import dev.reins.protocol.delegation.DelegationStatus;
+import dev.reins.protocol.run.RunDelegation;
+import dev.reins.runtime.delegation.DelegationEntity;
+import dev.reins.runtime.delegation.DelegationSettings;
+import java.util.HashSet;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import dev.reins.protocol.run.RunEvent;
 import dev.reins.protocol.run.RunSpec;
 import dev.reins.protocol.run.RunState;
@@ -68,11 +76,35 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     ActorRef<Reply> replyTo();
   }
 
-  public record Submit(String runId, String tenant, RunSpec spec, ActorRef<Reply> replyTo) implements Command {
+  /** {@code parentRunId} and {@code delegationId} are set for a child run (a delegation's target). */
+  public record Submit(String runId, String tenant, RunSpec spec, String parentRunId, String delegationId, ActorRef<Reply> replyTo)
+      implements Command {
+    public Submit(String runId, String tenant, RunSpec spec, ActorRef<Reply> replyTo) {
+      this(runId, tenant, spec, null, null, replyTo);
+    }
+
     public Submit(String runId, RunSpec spec, ActorRef<Reply> replyTo) {
-      this(runId, Tenants.DEFAULT, spec, replyTo);
+      this(runId, Tenants.DEFAULT, spec, null, null, replyTo);
     }
   }
+
+  /**
+   * Asks for a delegation (a new one, or the one already asked for with this id: {@code
+   * delegationId} is derived from an idempotency key when there is one).
+   */
+  public record Delegate(RunAccess access, String delegationId, DelegationSpec spec, ActorRef<DelegateReply> replyTo)
+      implements Command {}
+
+  public record DelegateReply(Outcome outcome, RunState state, RunDelegation delegation, String detail) implements CborSerializable {}
+
+  /** From a delegation of this run: it ended; {@code replyTo} hears that the run recorded it. */
+  public record DelegationReport(
+      String delegationId, DelegationStatus status, String reason, ActorRef<DelegationEntity.Command> replyTo)
+      implements Command {}
+
+  private record DelegationStartConfirmed(String delegationId) implements Command {}
+
+  private record TendDelegations() implements Command {}
 
   public record Get(RunAccess access, ActorRef<Reply> replyTo) implements ClientCommand {
     public Get(ActorRef<Reply> replyTo) {
@@ -103,7 +135,8 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   /** A worker's report, routed here by run id. */
   public record FromWorker(WorkerReport report) implements Command {}
 
-  private record TimeoutFired(int attempt) implements Command {}
+  /** {@code step}: an intermediate wake-up on the way to a deadline too far for one timer. */
+  private record TimeoutFired(int attempt, boolean step) implements Command {}
 
   private record RetryDue(int attempt) implements Command {}
 
@@ -143,7 +176,9 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     /** submit with an idempotency key already used with a different request. */
     IDEMPOTENCY_CONFLICT,
     /** a per-run token whose attempt is over (a newer attempt runs, or the run is terminal). */
-    ATTEMPT_ENDED
+    ATTEMPT_ENDED,
+    /** the run has as many delegations as one run may have. */
+    LIMIT_REACHED
   }
 
   /** The answer to every client command: what happened, and the run as it is now. */
@@ -201,6 +236,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   private static final String TIMEOUT_TIMER = "timeout";
   private static final String STOP_TIMER = "resend-stop";
   private static final String LEASE_TIMER = "lease";
+  private static final String DELEGATION_TIMER = "delegations";
 
   private final String runId;
   private final ActorContext<Command> ctx;
@@ -210,11 +246,17 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   private final TenantQuota.Client quota;
   private final Clock clock;
   private final Sharded sharded;
+  /** This run's slice of the global feed (see JournalTags). */
+  private final Set<String> tags;
   private final ActorRefResolver resolver;
   /** Clients waiting for a terminal state; not persisted (a restart ends their wait early). */
   private final List<ActorRef<Reply>> awaitingTerminal = new ArrayList<>();
-  /** The attempt whose worker this incarnation watches, so each worker is watched once. */
+  /** The attempt whose worker is watched, so each worker is watched once per recovery. */
   private int watchedAttempt;
+  /** Delegations that confirmed their start to this incarnation (not persisted: a restart asks again). */
+  private final Set<String> startConfirmed = new HashSet<>();
+  private final ActorRef<DelegationEntity.Started> startedAdapter;
+  private final DelegationSettings delegationSettings;
 
   private RunEntity(
       String runId,
@@ -236,7 +278,10 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     this.quota = quota;
     this.clock = clock;
     this.sharded = sharded;
+    this.tags = Set.of(JournalTags.sliceOf(RunJournal.persistenceId(runId)));
     this.resolver = ActorRefResolver.get(ctx.getSystem());
+    this.delegationSettings = settings.delegations();
+    this.startedAdapter = ctx.messageAdapter(DelegationEntity.Started.class, st -> new DelegationStartConfirmed(st.delegationId()));
   }
 
   @Override
@@ -251,7 +296,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
 
   @Override
   public Set<String> tagsFor(RunEvent event) {
-    return Set.of(RunEvent.TAG);
+    return tags;
   }
 
   @Override
@@ -261,7 +306,13 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
 
   @Override
   public SignalHandler<RunState> signalHandler() {
-    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::resume).build();
+    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), s -> {
+      // Recovery also follows a restart after a failed write (journal down). The worker's death
+      // may have been the message whose write failed: watch it again, and a dead worker is
+      // reported again at once.
+      watchedAttempt = 0;
+      resume(s);
+    }).build();
   }
 
   // ---- the transition table -------------------------------------------------------------------
@@ -272,6 +323,13 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     // Who may ask is settled before the table is consulted: a caller of another tenant, or a
     // per-run token of an attempt that is over, gets the same answer in every state.
     return (s, c) -> {
+      if (c instanceof Delegate d) {
+        Outcome denied = d.access().denial(s);
+        if (denied != null) {
+          return Effect().reply(d.replyTo(), new DelegateReply(denied, RunState.EMPTY, null,
+              denied == Outcome.NOT_FOUND ? "no run with id " + runId : "the token's attempt " + d.access().tokenAttempt() + " is over"));
+        }
+      }
       if (c instanceof ClientCommand cc) {
         Outcome denied = cc.access().denial(s);
         if (denied == Outcome.NOT_FOUND) {
@@ -290,22 +348,27 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     CommandHandlerBuilder<Command, RunEvent, RunState> b = newCommandHandlerBuilder();
 
     b.forState(s -> !s.exists())
-        .onCommand(Submit.class, (s, c) -> persist(new RunEvent.RunSubmitted(runId, c.spec(), 1, now(), c.tenant()), c.replyTo(), Outcome.CREATED))
+        .onCommand(Submit.class, (s, c) -> persist(
+            new RunEvent.RunSubmitted(runId, c.spec(), 1, now(), c.tenant(), c.parentRunId(), c.delegationId()), c.replyTo(), Outcome.CREATED))
+        .onCommand(Delegate.class, (s, c) -> Effect().reply(c.replyTo(),
+            new DelegateReply(Outcome.NOT_FOUND, RunState.EMPTY, null, "no run with id " + runId)))
+        .onCommand(DelegationReport.class, (s, c) -> Effect().none())
         .onCommand(Get.class, (s, c) -> notFound(c.replyTo()))
         .onCommand(Cancel.class, (s, c) -> notFound(c.replyTo()))
         .onCommand(Reset.class, (s, c) -> notFound(c.replyTo()))
         .onCommand(AwaitTerminal.class, (s, c) -> notFound(c.replyTo()))
-        .onCommand(FromWorker.class, (s, c) -> stray(c.report(), null));
+        .onCommand(FromWorker.class, (s, c) -> stray(c.report(), null, "no such run"));
 
     b.forState(s -> s.status() == RunStatus.PENDING)
         .onCommand(Cancel.class, (s, c) -> stale(s, c.attempt(), c.replyTo())
             ? Effect().none()
             : persist(new RunEvent.CancelRequested(s.attempt(), c.reason(), now()), c.replyTo(), Outcome.CHANGED))
         .onCommand(Reset.class, (s, c) -> rejectReset(s, c))
-        .onCommand(FromWorker.class, (s, c) -> onWorkerWhilePending(s, c.report()))
+        .onCommand(FromWorker.class, (s, c) -> onWorker(s, c.report()))
+        .onCommand(WorkerTerminated.class, (s, c) -> workerLost(s, c))
         .onCommand(RetryDue.class, (s, c) -> {
           if (c.attempt() == s.attempt()) {
-            requestSlot(s);
+            requestSlotUntilPlaced(s);
           }
           return Effect().none();
         });
@@ -315,10 +378,17 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
             ? Effect().none()
             : persist(new RunEvent.CancelRequested(s.attempt(), c.reason(), now()), c.replyTo(), Outcome.CHANGED))
         .onCommand(Reset.class, (s, c) -> rejectReset(s, c))
-        .onCommand(TimeoutFired.class, (s, c) -> c.attempt() == s.attempt()
-            ? Effect().persist(new RunEvent.TimeoutReached(s.attempt(), now())).thenRun(this::resume)
-            : Effect().none())
-        .onCommand(FromWorker.class, (s, c) -> onWorkerWhileRunning(s, c.report()))
+        .onCommand(TimeoutFired.class, (s, c) -> {
+          if (c.attempt() != s.attempt()) {
+            return Effect().none();
+          }
+          if (c.step()) {
+            armTimeout(s);
+            return Effect().none();
+          }
+          return Effect().persist(new RunEvent.TimeoutReached(s.attempt(), now())).thenRun(this::resume);
+        })
+        .onCommand(FromWorker.class, (s, c) -> onWorker(s, c.report()))
         .onCommand(WorkerTerminated.class, (s, c) -> workerLost(s, c));
 
     b.forState(s -> s.status() == RunStatus.CANCELLING)
@@ -332,7 +402,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
           }
           return Effect().none();
         })
-        .onCommand(FromWorker.class, (s, c) -> onWorkerWhileRunning(s, c.report()))
+        .onCommand(FromWorker.class, (s, c) -> onWorker(s, c.report()))
         .onCommand(WorkerTerminated.class, (s, c) -> workerLost(s, c));
 
     // exists(): a command the first block does not list (Idle) is matched against every later
@@ -344,7 +414,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
         .onCommand(Reset.class, (s, c) -> stale(s, c.attempt(), c.replyTo())
             ? Effect().none()
             : persist(new RunEvent.RunReset(s.attempt() + 1, now()), c.replyTo(), Outcome.CHANGED))
-        .onCommand(FromWorker.class, (s, c) -> stray(c.report(), s));
+        .onCommand(FromWorker.class, (s, c) -> stray(c.report(), s, "the run is " + s.status().json()));
 
     // Commands every existing run answers the same way, whatever its state.
     b.forAnyState()
@@ -362,7 +432,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
         })
         // An Idle stashed while an event was being written outlives the cancel of its timer: only a
         // run that is still idle (never submitted, or terminal) may leave memory.
-        .onCommand(Idle.class, (s, c) -> s.exists() && !s.status().isTerminal() ? Effect().none() : passivate())
+        .onCommand(Idle.class, (s, c) -> (s.exists() && !s.status().isTerminal()) || delegationsToTend(s) ? Effect().none() : passivate())
         .onCommand(StopEntity.class, (s, c) -> {
           if (sharded != null && s.exists() && !s.status().isTerminal() && !shuttingDown()) {
             // A command (a reset, say) reached the run between its request to passivate and this
@@ -374,6 +444,16 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
           return Effect().stop();
         })
         .onCommand(Wake.class, (s, c) -> Effect().none())
+        .onCommand(Delegate.class, this::delegate)
+        .onCommand(DelegationReport.class, this::delegationEnded)
+        .onCommand(DelegationStartConfirmed.class, (s, c) -> {
+          startConfirmed.add(c.delegationId());
+          return Effect().none();
+        })
+        .onCommand(TendDelegations.class, (s, c) -> {
+          tendDelegations(s);
+          return Effect().none();
+        })
         .onCommand(RenewLease.class, (s, c) -> {
           if (s.exists() && !s.status().isTerminal()) {
             quota.hold(s.tenant(), runId);
@@ -391,32 +471,67 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
 
   // ---- command helpers ------------------------------------------------------------------------
 
-  private Effect<RunEvent, RunState> onWorkerWhilePending(RunState s, WorkerReport r) {
+  /**
+   * A worker's claim or report, in any live state. Pending without a worker, a due claim places
+   * the attempt. Once placed, only the recorded worker speaks for the attempt (fencing by worker).
+   */
+  private Effect<RunEvent, RunState> onWorker(RunState s, WorkerReport r) {
     if (r.attempt() != s.attempt()) {
-      return stray(r, s);
+      return stray(r, s, "attempt " + r.attempt() + " is not the run's current attempt " + s.attempt());
+    }
+    if (s.worker() == null) {
+      if (!(r instanceof WorkerReport.Claim claim)) {
+        return stray(r, s, "the attempt was not placed on this worker");
+      }
+      // A retry is due when the run itself asks for it: at its retry time and, after a lost worker,
+      // not before lost-worker-delay. A claim that comes earlier must not start a process while
+      // the lost node may still be killing the old one. (A first attempt is due at once: no check,
+      // so a node whose clock is behind the journal's does not refuse it.)
+      if (s.retryAt() != null && now().isBefore(earliestStart(s))) {
+        return stray(r, s, "the attempt may not start before " + earliestStart(s));
+      }
+      // The one place an attempt gets its worker: recorded before the process starts, so that any
+      // other worker that claims the attempt later (a request that reached two pools, a rebalance)
+      // is refused below and never starts a second process.
+      WorkerInfo worker = new WorkerInfo(claim.node(), 0, resolver.toSerializationFormat(claim.worker()));
+      return Effect().persist(new RunEvent.AttemptPlaced(s.attempt(), worker, now())).thenRun(next -> {
+        claim.worker().tell(new ProcessWorker.ClaimGranted(s.attempt()));
+        resume(next);
+      });
+    }
+    if (!isCurrentWorker(s, r.worker())) {
+      return stray(r, s, "attempt " + r.attempt() + " belongs to another worker");
+    }
+    if (r instanceof WorkerReport.Claim) {
+      if (s.status() == RunStatus.CANCELLING) {
+        // the grant was lost, and the run no longer wants the attempt: do not start it now
+        r.worker().tell(new ProcessWorker.ClaimDenied(s.attempt(), "the run is being cancelled"));
+      } else {
+        r.worker().tell(new ProcessWorker.ClaimGranted(s.attempt())); // the grant was lost: repeat it
+      }
+      return Effect().none();
     }
     if (r instanceof WorkerReport.Started started) {
+      if (s.attemptStartedAt() != null) {
+        r.worker().tell(ProcessWorker.ackFor(r)); // a repeated start report: already recorded
+        return Effect().none();
+      }
       WorkerInfo worker = new WorkerInfo(started.node(), started.pid(), resolver.toSerializationFormat(started.worker()));
       return recordAndAck(new RunEvent.AttemptStarted(s.attempt(), worker, now()), r);
     }
     if (r instanceof WorkerReport.StartFailed failed) {
       return recordAndAck(new RunEvent.AttemptStartFailed(s.attempt(), failed.message(), now()), r);
     }
-    // an exit before its start was recorded cannot happen (reports are ordered); acknowledge it
-    r.worker().tell(ProcessWorker.ackFor(r));
-    return Effect().none();
+    WorkerReport.Exited exited = (WorkerReport.Exited) r;
+    if (exited.interruption() != null && s.status() != RunStatus.CANCELLING) {
+      return recordAndAck(new RunEvent.AttemptInterrupted(
+          s.attempt(), exited.interruption(), exited.code(), exited.signal(), now()), r);
+    }
+    return recordAndAck(new RunEvent.AttemptExited(s.attempt(), exited.code(), exited.signal(), now()), r);
   }
 
-  private Effect<RunEvent, RunState> onWorkerWhileRunning(RunState s, WorkerReport r) {
-    if (r.attempt() != s.attempt()) {
-      return stray(r, s);
-    }
-    if (r instanceof WorkerReport.Exited exited) {
-      return recordAndAck(new RunEvent.AttemptExited(s.attempt(), exited.code(), exited.signal(), now()), r);
-    }
-    // a repeated start report: already recorded
-    r.worker().tell(ProcessWorker.ackFor(r));
-    return Effect().none();
+  private boolean isCurrentWorker(RunState s, ActorRef<ProcessWorker.Command> worker) {
+    return s.worker() != null && s.worker().workerRef().equals(resolver.toSerializationFormat(worker));
   }
 
   /** The worker hears that its report is recorded only once the event is in the journal. */
@@ -428,11 +543,17 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   }
 
   /**
-   * A report from an attempt this run does not want running: acknowledge it so the worker stops
-   * repeating it, and stop its process if it has one.
+   * A report from a worker this run does not want running (another attempt, another worker, a
+   * run that is over): refuse its claim, acknowledge its reports so it stops repeating them, and
+   * stop its process if it has one.
    */
-  private Effect<RunEvent, RunState> stray(WorkerReport r, RunState s) {
+  private Effect<RunEvent, RunState> stray(WorkerReport r, RunState s, String why) {
+    if (r instanceof WorkerReport.Claim) {
+      r.worker().tell(new ProcessWorker.ClaimDenied(r.attempt(), why));
+      return Effect().none();
+    }
     if (r instanceof WorkerReport.Started) {
+      ctx.getLog().warn("run {}: stopping a process that claims attempt {} ({})", runId, r.attempt(), why);
       Duration grace = s == null ? Duration.ZERO : Duration.ofSeconds(s.spec().cancelGraceSeconds());
       r.worker().tell(new ProcessWorker.Stop(r.attempt(), grace));
     }
@@ -455,6 +576,18 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       return true;
     }
     return false;
+  }
+
+  /** The timer of the running attempt's deadline, or of the next step towards it (see {@link RunSettings#LONGEST_TIMER}). */
+  private void armTimeout(RunState s) {
+    if (s.attemptStartedAt() == null) {
+      return; // no process yet: the timeout counts from its start
+    }
+    Instant deadline = s.attemptStartedAt().plusSeconds(s.spec().timeoutSeconds());
+    Duration left = Duration.between(clock.instant(), deadline);
+    boolean step = left.compareTo(settings.longestTimer()) > 0;
+    timers.startSingleTimer(TIMEOUT_TIMER, new TimeoutFired(s.attempt(), step),
+        step ? settings.longestTimer() : left.isNegative() ? Duration.ZERO : left);
   }
 
   private Effect<RunEvent, RunState> rejectReset(RunState s, Reset c) {
@@ -480,6 +613,99 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     return Effect().reply(replyTo, new Reply(Outcome.NOT_FOUND, RunState.EMPTY, 0, "no run with id " + runId));
   }
 
+  // ---- delegations ----------------------------------------------------------------------------
+
+  /**
+   * A pending or running run may delegate (409 otherwise): the request is journaled here first
+   * ({@code DelegationRequested}), then the delegation is started; it journals its own life.
+   */
+  private Effect<RunEvent, RunState> delegate(RunState s, Delegate c) {
+    RunDelegation known = s.delegations().get(c.delegationId());
+    if (known != null) {
+      return Objects.equals(known.spec(), c.spec())
+          ? Effect().reply(c.replyTo(), new DelegateReply(Outcome.EXISTS, s, known, null))
+          : Effect().reply(c.replyTo(), new DelegateReply(Outcome.IDEMPOTENCY_CONFLICT, s, known,
+              "idempotency key '" + c.spec().idempotencyKey() + "' was already used with a different delegation"));
+    }
+    if (s.status() != RunStatus.PENDING && s.status() != RunStatus.RUNNING) {
+      return Effect().reply(c.replyTo(), new DelegateReply(Outcome.INVALID_STATE, s, null,
+          "a " + s.status().json() + " run cannot delegate; only a pending or running run can"));
+    }
+    if (s.delegations().size() >= delegationSettings.perRun()) {
+      return Effect().reply(c.replyTo(), new DelegateReply(Outcome.LIMIT_REACHED, s, null,
+          "the run has " + s.delegations().size() + " delegations, as many as one run may have (reins.limits.delegations-per-run)"));
+    }
+    Instant deadline = now().plusSeconds(c.spec().timeoutSeconds());
+    return Effect().persist(new RunEvent.DelegationRequested(c.delegationId(), c.spec(), deadline, s.attempt(), now()))
+        .thenRun(this::resume)
+        .thenReply(c.replyTo(), next -> new DelegateReply(Outcome.CREATED, next, next.delegations().get(c.delegationId()), null));
+  }
+
+  private Effect<RunEvent, RunState> delegationEnded(RunState s, DelegationReport c) {
+    RunDelegation known = s.delegations().get(c.delegationId());
+    if (known == null || !known.live()) {
+      c.replyTo().tell(new DelegationEntity.ParentRecorded(c.delegationId()));
+      return Effect().none();
+    }
+    return Effect().persist(new RunEvent.DelegationEnded(c.delegationId(), c.status(), c.reason(), s.attempt(), now()))
+        .thenRun(next -> {
+          c.replyTo().tell(new DelegationEntity.ParentRecorded(c.delegationId()));
+          resume(next);
+        });
+  }
+
+  /**
+   * Starts the run's live delegations that have not confirmed their start (after a restart: all
+   * of them, which is harmless, a start is idempotent), and cancels those the run's cancel or end
+   * takes with it: every live delegation once the run was cancelled, and those with {@code
+   * onParentEnd: cancel} once it ended otherwise. Repeated until each has confirmed or ended.
+   */
+  private void tendDelegations(RunState s) {
+    boolean more = false;
+    for (RunDelegation d : s.delegations().values()) {
+      if (!d.live()) {
+        continue;
+      }
+      if (!startConfirmed.contains(d.id())) {
+        more = true;
+        delegationRef(d.id()).tell(new DelegationEntity.Start(d.id(), runId, s.tenant(), d.spec(), d.deadline(), startedAdapter));
+      }
+      String why = cancelCause(s, d);
+      if (why != null) {
+        more = true;
+        delegationRef(d.id()).tell(new DelegationEntity.Cancel(null, why, null));
+      }
+    }
+    if (more) {
+      if (!timers.isTimerActive(DELEGATION_TIMER)) {
+        timers.startTimerWithFixedDelay(DELEGATION_TIMER, new TendDelegations(), delegationSettings.parentResend());
+      }
+    } else {
+      timers.cancel(DELEGATION_TIMER);
+    }
+  }
+
+  private boolean delegationsToTend(RunState s) {
+    return s.exists() && s.delegations().values().stream()
+        .anyMatch(d -> d.live() && (!startConfirmed.contains(d.id()) || cancelCause(s, d) != null));
+  }
+
+  /** Why the run's cancel or end cancels delegation {@code d}, or {@code null} if it does not. */
+  private static String cancelCause(RunState s, RunDelegation d) {
+    boolean cancelled = s.cancel() != null && (s.status() == RunStatus.CANCELLING || s.status() == RunStatus.CANCELLED);
+    if (cancelled) {
+      return "the run was cancelled";
+    }
+    if (s.status().isTerminal() && d.spec().onParentEnd() == DelegationSpec.OnParentEnd.CANCEL) {
+      return "the run ended " + s.status().json();
+    }
+    return null;
+  }
+
+  private EntityRef<DelegationEntity.Command> delegationRef(String delegationId) {
+    return ClusterSharding.get(ctx.getSystem()).entityRefFor(DelegationEntity.TYPE_KEY, delegationId);
+  }
+
   // ---- side effects of being in a state -------------------------------------------------------
 
   /**
@@ -492,6 +718,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       timers.startSingleTimer(IDLE_TIMER, new Idle(), unknownRunIdle());
       return;
     }
+    tendDelegations(s);
     if (!s.status().isTerminal()) {
       timers.cancel(IDLE_TIMER);
       // a live run holds a lease on its tenant's count of active runs (see TenantQuota)
@@ -502,18 +729,23 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     }
     switch (s.status()) {
       case PENDING -> {
-        Duration wait = s.retryAt() == null ? Duration.ZERO : Duration.between(clock.instant(), s.retryAt());
+        if (s.worker() != null) {
+          // placed: the worker is starting the process; nothing to ask for, its loss to watch
+          timers.cancel(RETRY_TIMER);
+          watchWorker(s);
+          return;
+        }
+        Duration wait = Duration.between(clock.instant(), earliestStart(s));
         if (wait.isNegative() || wait.isZero()) {
-          requestSlot(s);
+          requestSlotUntilPlaced(s);
         } else {
           timers.startSingleTimer(RETRY_TIMER, new RetryDue(s.attempt()), wait);
         }
       }
       case RUNNING -> {
+        timers.cancel(RETRY_TIMER);
         watchWorker(s);
-        Instant deadline = s.attemptStartedAt().plusSeconds(s.spec().timeoutSeconds());
-        Duration left = Duration.between(clock.instant(), deadline);
-        timers.startSingleTimer(TIMEOUT_TIMER, new TimeoutFired(s.attempt()), left.isNegative() ? Duration.ZERO : left);
+        armTimeout(s);
       }
       case CANCELLING -> {
         watchWorker(s);
@@ -527,6 +759,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
           pool.tell(new WorkerPool.Withdraw(runId, s.attempt(), Duration.ofSeconds(s.spec().cancelGraceSeconds())));
         }
         timers.cancelAll();
+        tendDelegations(s);
         quota.release(s.tenant(), runId);
         for (ActorRef<Reply> waiting : awaitingTerminal) {
           waiting.tell(new Reply(Outcome.UNCHANGED, s, lastSequenceNumber(ctx), null));
@@ -552,8 +785,32 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     return sharded == null ? settings.passivateAfter() : Duration.ZERO;
   }
 
+  /**
+   * When a pending attempt may start: its retry time, and after a lost worker not before {@code
+   * lost-worker-delay} has passed (a node cut off by a partition shuts its processes down when it
+   * downs itself; the new attempt must not start before that).
+   */
+  private Instant earliestStart(RunState s) {
+    Instant at = s.retryAt() == null ? s.updatedAt() : s.retryAt();
+    if (s.exit() != null && "worker_lost".equals(s.exit().reason())) {
+      Instant afterLoss = s.updatedAt().plus(settings.lostWorkerDelay());
+      return afterLoss.isAfter(at) ? afterLoss : at;
+    }
+    return at;
+  }
+
+  /**
+   * Asks for a slot now and again every {@code pending-recheck} while the attempt waits: a request
+   * can be lost with a node or an offer between pools, and asking again is harmless (pools ignore
+   * a request they hold, and the run grants one worker only).
+   */
+  private void requestSlotUntilPlaced(RunState s) {
+    requestSlot(s);
+    timers.startTimerWithFixedDelay(RETRY_TIMER, new RetryDue(s.attempt()), settings.pendingRecheck());
+  }
+
   private void requestSlot(RunState s) {
-    pool.tell(new WorkerPool.RequestSlot(runId, s.tenant(), s.attempt(), s.spec()));
+    pool.tell(new WorkerPool.RequestSlot(runId, s.tenant(), s.attempt(), s.spec(), s.pendingSince()));
   }
 
   private void stopWorker(RunState s) {

@@ -25,7 +25,11 @@ public final class PidFiles {
   private final Path dir;
 
   public PidFiles(Path dataDir) {
-    this.dir = dataDir.resolve("workers");
+    this.dir = directory(dataDir);
+  }
+
+  static Path directory(Path dataDir) {
+    return dataDir.resolve("workers");
   }
 
   public void record(String runId, int attempt, ProcessHandle process) throws IOException {
@@ -44,24 +48,38 @@ public final class PidFiles {
     }
   }
 
+  /** An attempt that was running on an earlier life of this node; {@code killedPid} if its processes were still there. */
+  public record Orphan(String runId, int attempt, Long killedPid) {}
+
   /**
    * Kills the process groups recorded by an earlier life of this node (they are orphans: no worker
    * owns them any more) and forgets them. Returns the pids that were killed.
    */
   public List<Long> reapOrphans() {
-    List<Long> killed = new ArrayList<>();
+    return reap().stream().map(Orphan::killedPid).filter(p -> p != null).toList();
+  }
+
+  /** As {@link #reapOrphans}, naming every attempt an earlier life of this node was running. */
+  public List<Orphan> reap() {
+    List<Orphan> found = new ArrayList<>();
     if (!Files.isDirectory(dir)) {
-      return killed;
+      return found;
     }
     try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.pid")) {
       for (Path file : files) {
-        reap(file).ifPresent(killed::add);
+        Long killed = reap(file).orElse(null);
+        String[] name = file.getFileName().toString().split("\\.");
+        try {
+          found.add(new Orphan(name[0], Integer.parseInt(name[1]), killed));
+        } catch (RuntimeException e) {
+          log.warn("ignoring pid file with an unexpected name {}", file);
+        }
         Files.deleteIfExists(file);
       }
     } catch (IOException e) {
       throw new IllegalStateException("cannot read pid files in " + dir, e);
     }
-    return killed;
+    return found;
   }
 
   private Optional<Long> reap(Path file) throws IOException {

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -29,11 +30,25 @@ public final class ProcessTree {
 
   /** The argv to launch: the run's own argv, as its own process group leader when possible. */
   public static List<String> launchArgv(List<String> argv) {
-    if (!Files.isExecutable(SETSID)) {
-      return argv;
+    return launchArgv(argv, Optional.empty());
+  }
+
+  /** {@code argv} run through {@code setsid}: a session and process group of its own. */
+  static List<String> inOwnSession(List<String> argv) {
+    return launchArgv(argv, Optional.empty());
+  }
+
+  /**
+   * As {@link #launchArgv(List)}, and as {@code runAs} when given. setsid comes first: it gives
+   * the new session to the process it execs, setpriv then switches the user and execs the job,
+   * all in one pid.
+   */
+  public static List<String> launchArgv(List<String> argv, Optional<RunAs> runAs) {
+    List<String> out = new ArrayList<>();
+    if (Files.isExecutable(SETSID)) {
+      out.add(SETSID.toString());
     }
-    List<String> out = new ArrayList<>(argv.size() + 1);
-    out.add(SETSID.toString());
+    runAs.ifPresent(r -> out.addAll(r.launchPrefix()));
     out.addAll(argv);
     return out;
   }
@@ -57,8 +72,8 @@ public final class ProcessTree {
    * Linux does not reuse a pid that still names a process group.
    */
   public static void signalGroup(long pgid, Signal signal) {
-    if (KILL == null) {
-      return;
+    if (ProcessWatchdog.signalGroup(pgid, signal) || KILL == null) {
+      return; // sent through this node's watchdog: no process spawned per signal
     }
     try {
       Process p =

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.BiConsumer;
@@ -36,8 +37,24 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
 
   public sealed interface Command extends CborSerializable {}
 
-  /** Stop the attempt's processes: TERM now, KILL after {@code grace}. Idempotent. */
-  public record Stop(int attempt, Duration grace) implements Command {}
+  /** Why a worker stopped an attempt that its run did not ask to stop. */
+  public static final String NODE_SHUTDOWN = "node_shutdown";
+
+  /**
+   * Stop the attempt's processes: TERM now, KILL after {@code grace}. Idempotent. {@code
+   * interruption} ({@code node_shutdown}) says the node, not the run, wants it stopped.
+   */
+  public record Stop(int attempt, Duration grace, String interruption) implements Command {
+    public Stop(int attempt, Duration grace) {
+      this(attempt, grace, null);
+    }
+  }
+
+  /** The run recorded this worker for the attempt: start the process. */
+  public record ClaimGranted(int attempt) implements Command {}
+
+  /** The run does not want this worker to run the attempt: go away without starting anything. */
+  public record ClaimDenied(int attempt, String reason) implements Command {}
 
   /** The run has recorded the report of this kind ({@code started} or {@code exited}). */
   public record Ack(int attempt, String report) implements Command {}
@@ -51,7 +68,10 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
 
   private record GiveUp() implements Command {}
 
+  private record ResendClaim() implements Command {}
+
   private static final String RESEND_TIMER = "resend";
+  private static final String CLAIM_TIMER = "claim";
 
   private final String runId;
   private final String tenant;
@@ -66,7 +86,10 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
   private final TimerScheduler<Command> timers;
   private final Deque<WorkerReport> outbox = new ArrayDeque<>();
   private ProcessHandle process;
+  /** Until the run grants the claim, nothing has started and a stop simply ends the worker. */
+  private boolean claimed;
   private boolean stopping;
+  private String interruption;
   private boolean ended;
 
   public static Behavior<Command> create(
@@ -86,7 +109,7 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
                 timers -> {
                   ProcessWorker w = new ProcessWorker(
                       ctx, runId, tenant, attempt, spec, node, settings, credentials, pids, reportTo, pool, timers);
-                  w.start((ProcessSpec) spec.executor());
+                  w.claim();
                   return w;
                 }));
   }
@@ -118,26 +141,68 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
     this.timers = timers;
   }
 
+  /**
+   * Asks the run for the attempt, repeating until it answers: a worker never starts a process the
+   * run has not recorded as its own (see RunEvent.AttemptPlaced).
+   */
+  private void claim() {
+    reportTo.accept(runId, new WorkerReport.Claim(runId, attempt, node, getContext().getSelf()));
+    timers.startTimerWithFixedDelay(CLAIM_TIMER, new ResendClaim(), settings.reportResendInterval());
+    timers.startSingleTimer(new GiveUp(), settings.claimGiveUpAfter());
+  }
+
+  private Behavior<Command> onClaimGranted(ClaimGranted g) {
+    if (claimed || ended || g.attempt() != attempt || stopping) {
+      return this;
+    }
+    claimed = true;
+    timers.cancel(CLAIM_TIMER);
+    timers.cancel(new GiveUp());
+    start((ProcessSpec) runSpec.executor());
+    return this;
+  }
+
+  private Behavior<Command> onClaimDenied(ClaimDenied d) {
+    if (claimed || ended || d.attempt() != attempt) {
+      return this;
+    }
+    getContext().getLog().info("run {} attempt {}: not started here ({})", runId, attempt, d.reason());
+    ended = true;
+    pool.tell(new WorkerPool.ProcessGone(runId, attempt));
+    return Behaviors.stopped();
+  }
+
   private void start(ProcessSpec spec) {
     ActorRef<Command> self = getContext().getSelf();
     Process started;
     try {
-      Path workdir =
-          spec.workdir() != null
-              ? Path.of(spec.workdir())
-              : Files.createDirectories(settings.dataDir().resolve("work").resolve(runId));
+      Path workdir;
+      if (spec.workdir() != null) {
+        workdir = Path.of(spec.workdir());
+      } else {
+        workdir = Files.createDirectories(settings.dataDir().resolve("work").resolve(runId));
+        if (settings.runAs().isPresent()) {
+          settings.runAs().get().handOver(workdir);
+        }
+      }
       if (!Files.isDirectory(workdir)) {
         throw new IOException("working directory " + workdir + " does not exist");
       }
-      ProcessBuilder pb = new ProcessBuilder(ProcessTree.launchArgv(spec.command()));
+      ProcessBuilder pb = new ProcessBuilder(ProcessTree.launchArgv(spec.command(), settings.runAs()));
       Map<String, String> reins = new LinkedHashMap<>();
       reins.put("REINS_RUN_ID", runId);
       reins.put("REINS_ATTEMPT", Integer.toString(attempt));
       reins.put("REINS_API_URL", settings.apiUrl());
       reins.put("REINS_TOKEN", credentials.tokenFor(runId, tenant, attempt, runSpec));
+      Map<String, String> server = System.getenv();
+      if (settings.runAs().isPresent()) {
+        // the job's HOME is its user's, never the server's
+        server = new HashMap<>(server);
+        server.put("HOME", settings.runAs().get().home());
+      }
       Map<String, String> env = pb.environment();
       env.clear();
-      env.putAll(JobEnvironment.build(System.getenv(), settings.passEnv(), spec.env(), reins));
+      env.putAll(JobEnvironment.build(server, settings.passEnv(), spec.env(), reins));
       checkExecutable(spec.command().get(0), env.get("PATH"), workdir);
       pb.directory(workdir.toFile());
       pb.redirectErrorStream(true);
@@ -201,6 +266,14 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Stop.class, this::onStop)
+        .onMessage(ClaimGranted.class, this::onClaimGranted)
+        .onMessage(ClaimDenied.class, this::onClaimDenied)
+        .onMessage(ResendClaim.class, m -> {
+          if (!claimed && !ended) {
+            reportTo.accept(runId, new WorkerReport.Claim(runId, attempt, node, getContext().getSelf()));
+          }
+          return this;
+        })
         .onMessage(KillNow.class, m -> onKillNow())
         .onMessage(ProcessEnded.class, this::onProcessEnded)
         .onMessage(Ack.class, this::onAck)
@@ -225,10 +298,29 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
   }
 
   private Behavior<Command> onStop(Stop stop) {
-    if (stop.attempt() != attempt || ended || stopping || process == null) {
+    if (stop.attempt() != attempt || ended || stopping) {
       return this;
     }
+    if (!claimed) {
+      // Nothing was started. The run may have granted the claim already (the grant on its way):
+      // tell it why this attempt never ran, so it records that instead of a lost worker (a
+      // shutdown's stop is an interruption, not the run's failure). A run that never placed this
+      // worker just acknowledges the report.
+      ended = true;
+      timers.cancel(CLAIM_TIMER);
+      pool.tell(new WorkerPool.ProcessGone(runId, attempt));
+      ActorRef<Command> self = getContext().getSelf();
+      enqueue(stop.interruption() != null
+          ? new WorkerReport.Exited(runId, attempt, null, null, stop.interruption(), self)
+          : new WorkerReport.StartFailed(runId, attempt, "stopped before its process started", self));
+      timers.startSingleTimer(new GiveUp(), settings.reportGiveUpAfter());
+      return this;
+    }
+    if (process == null) {
+      return this; // the start failed; its report is on its way
+    }
     stopping = true;
+    interruption = stop.interruption();
     getContext().getLog().info("run {} attempt {}: TERM to pid {} and its tree, KILL in {}", runId, attempt, process.pid(), stop.grace());
     if (stop.grace().isZero()) {
       ProcessTree.signal(process, ProcessTree.Signal.KILL);
@@ -257,7 +349,7 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
     pool.tell(new WorkerPool.ProcessGone(runId, attempt));
     String signal = ProcessTree.signalOf(m.exitValue());
     Integer code = signal == null ? m.exitValue() : null;
-    enqueue(new WorkerReport.Exited(runId, attempt, code, signal, getContext().getSelf()));
+    enqueue(new WorkerReport.Exited(runId, attempt, code, signal, interruption, getContext().getSelf()));
     timers.startSingleTimer(new GiveUp(), settings.reportGiveUpAfter());
     return this;
   }
@@ -284,6 +376,12 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
   }
 
   private Behavior<Command> onGiveUp() {
+    if (!claimed && !ended) {
+      getContext().getLog().warn("run {} attempt {}: the run never answered the claim; giving the slot back", runId, attempt);
+      ended = true;
+      pool.tell(new WorkerPool.ProcessGone(runId, attempt));
+      return Behaviors.stopped();
+    }
     getContext().getLog().error("run {} attempt {}: the run never acknowledged {}; giving up", runId, attempt, outbox.peekFirst());
     return Behaviors.stopped();
   }

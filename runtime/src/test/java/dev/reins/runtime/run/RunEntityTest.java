@@ -6,9 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.reins.protocol.api.SubmitRunRequest;
+import dev.reins.protocol.auth.Tenants;
 import dev.reins.protocol.run.ProcessSpec;
 import dev.reins.protocol.run.RetryPolicy;
 import dev.reins.protocol.run.RunEvent;
@@ -46,6 +49,9 @@ import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit.
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit.CommandResultWithReply;
 import org.apache.pekko.persistence.testkit.javadsl.PersistenceTestKit;
 import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializers;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -56,8 +62,13 @@ import org.junit.jupiter.params.provider.EnumSource;
 /**
  * The run lifecycle, one test per row of the transition table in {@link RunEntity}. Commands run
  * through the {@link EventSourcedBehaviorTestKit}, which also checks that every command, reply,
- * event and state survives our Jackson serialization unchanged. The pool and the worker are
+ * event and state survives our Jackson serialization unchanged. The pool and the workers are
  * probes; the clock is frozen, so every event's time is known.
+ *
+ * <p>An attempt gets a process in three steps, each its own row: the run asks its pool for a slot
+ * ({@code RequestSlot}); the pool's worker claims the attempt and the run records it ({@code
+ * AttemptPlaced}, then {@code ClaimGranted}); the worker starts the process and reports it ({@code
+ * AttemptStarted}, then an ack).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RunEntityTest {
@@ -65,6 +76,8 @@ class RunEntityTest {
   private static final Instant T0 = Instant.parse("2025-03-01T12:00:00Z");
   private static final long GRACE = 7;
   private static final Duration WAIT = Duration.ofSeconds(10);
+  /** How long a test listens to be sure that something does not happen (not a timing claim). */
+  private static final Duration QUIET = Duration.ofMillis(300);
 
   private static final Config CONFIG =
       ConfigFactory.parseString(
@@ -75,7 +88,10 @@ class RunEntityTest {
           .withFallback(PersistenceTestKitSnapshotPlugin.config())
           .withFallback(ConfigFactory.load());
 
-  /** Long enough that no entity passivates during a test, unless the test asks for it. */
+  /**
+   * Long enough that no entity passivates, repeats a stop or asks for a slot again during a test,
+   * and no lost-worker delay, unless the test asks for them.
+   */
   private static final RunSettings SETTINGS = settings(Duration.ofMinutes(10), 100);
 
   private final ActorTestKit kit = ActorTestKit.create("RunEntityTest", CONFIG);
@@ -119,7 +135,8 @@ class RunEntityTest {
     assertEquals(spec, s.spec());
     assertEquals(T0, s.createdAt());
     assertEquals(s, result.reply().state());
-    assertEquals(new WorkerPool.RequestSlot(runId, 1, spec), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
+    // pools order their queues by the time the attempt became pending: here, the submit
+    assertEquals(slot(1, spec, T0), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
   }
 
   @Test
@@ -155,21 +172,105 @@ class RunEntityTest {
     assertEquals(spec, conflict.state().spec());
   }
 
+  @Test
+  void aClaimOrAProcessForARunThatDoesNotExistIsRefusedAtOnce() {
+    CommandResult<RunEntity.Command, RunEvent, RunState> claimed = report(claim(1, worker));
+    assertTrue(claimed.events().isEmpty());
+    assertFalse(claimed.state().exists());
+    assertEquals(1, worker.expectMessageClass(ProcessWorker.ClaimDenied.class, WAIT).attempt());
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> started = report(started(1, worker));
+    assertTrue(started.events().isEmpty());
+    assertFalse(started.state().exists());
+    assertEquals(new ProcessWorker.Stop(1, Duration.ZERO), worker.receiveMessage(WAIT));
+    assertEquals(new ProcessWorker.Ack(1, "started"), worker.receiveMessage(WAIT));
+  }
+
   // ---- pending --------------------------------------------------------------------------------
 
   @Test
-  void aStartedReportMakesThePendingAttemptRunningAndIsAcknowledged() {
-    submitAndTakeSlot(spec(RetryPolicy.NONE, 3600));
+  void aClaimPlacesThePendingAttemptOnThatWorkerAndIsGrantedOnlyAfterTheWrite() {
+    RunSpec spec = submitAndTakeSlot(spec(RetryPolicy.NONE, 3600));
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> result = report(claim(1, worker));
+
+    assertEquals(List.of(new RunEvent.AttemptPlaced(1, placedOn(worker), T0)), result.events());
+    RunState s = result.state();
+    assertEquals(RunStatus.PENDING, s.status(), "running means a process runs");
+    assertEquals(placedOn(worker), s.worker());
+    assertEquals(0, s.worker().pid(), "no process yet");
+    assertNull(s.attemptStartedAt(), "no process yet: the timeout has not begun");
+    assertEquals(new ProcessWorker.ClaimGranted(1), worker.receiveMessage(WAIT));
+    worker.expectNoMessage(QUIET);
+    // a placed attempt asks for no further slot
+    pool.expectNoMessage(QUIET);
+    assertEquals(spec, s.spec());
+  }
+
+  @Test
+  void theStartOfThePlacedWorkersProcessIsRecordedAndAcknowledged() {
+    placed(spec(RetryPolicy.NONE, 3600));
 
     CommandResult<RunEntity.Command, RunEvent, RunState> result = report(started(1, worker));
 
-    WorkerInfo info = new WorkerInfo("node-a", 4242, resolver.toSerializationFormat(worker.ref()));
-    assertEquals(List.of(new RunEvent.AttemptStarted(1, info, T0)), result.events());
+    assertEquals(List.of(new RunEvent.AttemptStarted(1, startedOn(worker), T0)), result.events());
     assertEquals(RunStatus.RUNNING, result.state().status());
     assertEquals("node-a", result.state().worker().node());
     assertEquals(4242, result.state().worker().pid());
     assertEquals(T0, result.state().attemptStartedAt());
-    assertEquals(new ProcessWorker.Ack(1, "started"), worker.expectMessageClass(ProcessWorker.Ack.class, WAIT));
+    assertEquals(new ProcessWorker.Ack(1, "started"), worker.receiveMessage(WAIT));
+
+    // the worker repeats its report when the ack was lost: acknowledged again, nothing written
+    CommandResult<RunEntity.Command, RunEvent, RunState> again = report(started(1, worker));
+    assertTrue(again.events().isEmpty());
+    assertEquals(result.state(), again.state());
+    assertEquals(new ProcessWorker.Ack(1, "started"), worker.receiveMessage(WAIT));
+  }
+
+  @Test
+  void aSecondWorkerClaimingAPlacedAttemptIsDeniedAndItsStrayProcessIsStopped() {
+    placed(spec(RetryPolicy.NONE, 3600));
+    RunState placed = entity.getState();
+    TestProbe<ProcessWorker.Command> second = kit.createTestProbe();
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> claimed = report(claim(1, second));
+
+    assertTrue(claimed.events().isEmpty());
+    assertEquals(placed, claimed.state());
+    ProcessWorker.ClaimDenied denied = second.expectMessageClass(ProcessWorker.ClaimDenied.class, WAIT);
+    assertEquals(1, denied.attempt());
+    assertTrue(denied.reason().contains("another worker"), denied.reason());
+
+    // a second worker that started a process anyway is stopped, and the placement stands
+    assertStrayProcessIsStoppedAndChangesNothing(1, second, placed);
+    worker.expectNoMessage(QUIET);
+  }
+
+  @Test
+  void theRecordedWorkersRepeatedClaimIsGrantedAgainWithoutASecondEvent() {
+    placed(spec(RetryPolicy.NONE, 3600));
+    RunState placed = entity.getState();
+
+    // the grant was lost on its way: the worker claims again
+    CommandResult<RunEntity.Command, RunEvent, RunState> again = report(claim(1, worker));
+
+    assertTrue(again.events().isEmpty());
+    assertEquals(placed, again.state());
+    assertEquals(new ProcessWorker.ClaimGranted(1), worker.receiveMessage(WAIT));
+    assertEquals(2, persisted().size(), "RunSubmitted and one AttemptPlaced: " + persisted());
+  }
+
+  @Test
+  void aStartedReportFromAWorkerThePendingRunNeverPlacedStopsThatProcess() {
+    submitAndTakeSlot(spec(RetryPolicy.NONE, 3600));
+    RunState pending = entity.getState();
+    TestProbe<ProcessWorker.Command> stranger = kit.createTestProbe();
+
+    assertStrayProcessIsStoppedAndChangesNothing(1, stranger, pending);
+
+    // the attempt is still free for a worker of the run's own asking
+    assertEquals(placedOn(worker), report(claim(1, worker)).state().worker());
+    assertEquals(new ProcessWorker.ClaimGranted(1), worker.receiveMessage(WAIT));
   }
 
   @Test
@@ -186,17 +287,22 @@ class RunEntityTest {
     assertEquals(new WorkerPool.Withdraw(runId, 1, Duration.ofSeconds(spec.cancelGraceSeconds())),
         pool.expectMessageClass(WorkerPool.Withdraw.class, WAIT));
 
-    // the slot was granted just before the cancel: the process that starts anyway is stopped
-    CommandResult<RunEntity.Command, RunEvent, RunState> late = report(started(1, worker));
+    // the slot was given just before the cancel: the worker's claim is refused, so nothing starts
+    CommandResult<RunEntity.Command, RunEvent, RunState> late = report(claim(1, worker));
     assertTrue(late.events().isEmpty());
     assertEquals(RunStatus.CANCELLED, late.state().status());
+    assertEquals(1, worker.expectMessageClass(ProcessWorker.ClaimDenied.class, WAIT).attempt());
+
+    // and a process that starts anyway (a worker that did not wait for its grant) is stopped
+    CommandResult<RunEntity.Command, RunEvent, RunState> started = report(started(1, worker));
+    assertTrue(started.events().isEmpty());
     assertEquals(new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)), worker.receiveMessage(WAIT));
     assertEquals(new ProcessWorker.Ack(1, "started"), worker.receiveMessage(WAIT));
   }
 
   @Test
   void anAttemptThatCannotStartFailsTheRun() {
-    submitAndTakeSlot(spec(RetryPolicy.NONE, 3600));
+    placed(spec(RetryPolicy.NONE, 3600));
 
     CommandResult<RunEntity.Command, RunEvent, RunState> result =
         report(new WorkerReport.StartFailed(runId, 1, "executable nope not found on PATH", worker.ref()));
@@ -205,12 +311,13 @@ class RunEntityTest {
     assertEquals(RunStatus.FAILED, result.state().status());
     assertEquals("start_failed", result.state().exit().reason());
     assertEquals("executable nope not found on PATH", result.state().exit().message());
+    assertNull(result.state().worker());
     assertEquals(new ProcessWorker.Ack(1, "exited"), worker.expectMessageClass(ProcessWorker.Ack.class, WAIT));
   }
 
   @Test
   void anAttemptThatCannotStartIsRetriedWhenAttemptsRemain() {
-    RunSpec spec = submitAndTakeSlot(spec(new RetryPolicy(2, 0), 3600));
+    RunSpec spec = placed(spec(new RetryPolicy(2, 0), 3600));
 
     CommandResult<RunEntity.Command, RunEvent, RunState> result =
         report(new WorkerReport.StartFailed(runId, 1, "no such directory", worker.ref()));
@@ -218,7 +325,45 @@ class RunEntityTest {
     assertEquals(List.of(new RunEvent.AttemptStartFailed(1, "no such directory", T0)), result.events());
     assertEquals(RunStatus.PENDING, result.state().status());
     assertEquals(2, result.state().attempt());
-    assertEquals(new WorkerPool.RequestSlot(runId, 2, spec), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
+    assertEquals(slot(2, spec, T0), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
+  }
+
+  @Test
+  void aPendingAttemptAsksForASlotAgainEveryRecheckUntilAWorkerHasIt() {
+    entity = entity(withPendingRecheck(SETTINGS, Duration.ofMillis(100)));
+    RunSpec spec = spec(RetryPolicy.NONE, 3600);
+    submit(spec);
+
+    // a request can be lost with a node or between pools: the run keeps asking
+    for (int i = 0; i < 3; i++) {
+      assertEquals(slot(1, spec, T0), pool.receiveMessage(WAIT));
+    }
+    place(1, worker);
+
+    // once placed it stops asking (what still arrives was sent before the placement)
+    receiveUntilQuiet(pool, 5);
+  }
+
+  @Test
+  void aClaimForARetryThatIsNotDueYetIsDenied() {
+    RunSpec spec = running(spec(new RetryPolicy(2, 30), 3600));
+    report(exited(1, 1, null, worker));
+    worker.expectMessage(WAIT, new ProcessWorker.Ack(1, "exited"));
+    TestProbe<ProcessWorker.Command> second = kit.createTestProbe();
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> early = report(claim(2, second));
+
+    assertTrue(early.events().isEmpty());
+    assertEquals(RunStatus.PENDING, early.state().status());
+    ProcessWorker.ClaimDenied denied = second.expectMessageClass(ProcessWorker.ClaimDenied.class, WAIT);
+    assertEquals(2, denied.attempt());
+    assertTrue(denied.reason().contains(T0.plusSeconds(30).toString()), denied.reason());
+
+    clock.set(T0.plusSeconds(30));
+    CommandResult<RunEntity.Command, RunEvent, RunState> due = report(claim(2, second));
+    assertEquals(List.of(new RunEvent.AttemptPlaced(2, placedOn(second), T0.plusSeconds(30))), due.events());
+    assertEquals(new ProcessWorker.ClaimGranted(2), second.receiveMessage(WAIT));
+    assertEquals(spec, due.state().spec());
   }
 
   // ---- running --------------------------------------------------------------------------------
@@ -244,60 +389,71 @@ class RunEntityTest {
     assertEquals(new ProcessWorker.Ack(1, "exited"), worker.receiveMessage(WAIT));
   }
 
-  // ---- restarts and lost workers ----------------------------------------------------------------
-
   @Test
-  void aRestartedRunningRunReattachesToItsLiveWorker() {
-    running(spec(RetryPolicy.NONE, 3600));
+  void aCancelBetweenPlacementAndStartStaysCancellingAndStopsTheProcessOnceItStarted() {
+    placed(spec(RetryPolicy.NONE, 3600));
 
-    entity.restart(); // passivation, rebalance or a crash of the entity alone: the worker lives on
+    CommandResultWithReply<RunEntity.Command, RunEvent, RunState, Reply> result = cancel("user asked", 1);
 
-    CommandResult<RunEntity.Command, RunEvent, RunState> exited = report(exited(1, 0, null, worker));
-    assertEquals(List.of(new RunEvent.AttemptExited(1, 0, null, T0)), exited.events());
-    assertEquals(RunStatus.SUCCEEDED, exited.state().status());
-    assertEquals(new ProcessWorker.Ack(1, "exited"), worker.expectMessageClass(ProcessWorker.Ack.class, WAIT));
+    assertEquals(Outcome.CHANGED, result.reply().outcome());
+    assertEquals(RunStatus.CANCELLING, result.state().status());
+    // the stop goes to the placed worker at once (a worker that has not started leaves quietly)
+    assertEquals(new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)), worker.receiveMessage(WAIT));
+
+    // its start report was on the way: recorded, but the run stays cancelling and stops it again
+    CommandResult<RunEntity.Command, RunEvent, RunState> started = report(started(1, worker));
+
+    assertEquals(List.of(new RunEvent.AttemptStarted(1, startedOn(worker), T0)), started.events());
+    RunState s = started.state();
+    assertEquals(RunStatus.CANCELLING, s.status());
+    assertEquals(RunState.StopCause.CANCEL, s.stopCause());
+    assertEquals("user asked", s.cancel().reason());
+    assertEquals(4242, s.worker().pid());
+    assertEquals(new ProcessWorker.Ack(1, "started"), worker.receiveMessage(WAIT));
+    assertEquals(new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)), worker.receiveMessage(WAIT));
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> exited = report(exited(1, null, "TERM", worker));
+    assertEquals(RunStatus.CANCELLED, exited.state().status());
+    assertEquals(new ProcessWorker.Ack(1, "exited"), worker.receiveMessage(WAIT));
   }
 
   @Test
-  void aRestartedCancellingRunRepeatsTheStopSoTheCancelIsNeverLost() {
-    given(RunStatus.CANCELLING, 1);
-    worker.expectMessage(WAIT, new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)));
+  void theTimeoutCountsFromTheStartOfTheProcessNotFromThePlacement() {
+    placed(spec(RetryPolicy.NONE, 1));
+    Instant later = T0.plus(Duration.ofHours(1));
+    clock.set(later);
 
+    // an hour after the placement, with a one-second timeout: a timeout counted from the placement
+    // would be due at once on recovery
     entity.restart();
+    worker.expectNoMessage(QUIET);
+    assertEquals(RunStatus.PENDING, entity.getState().status());
+    assertEquals(placedOn(worker), entity.getState().worker());
 
-    assertEquals(new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)), worker.expectMessageClass(ProcessWorker.Stop.class, WAIT));
+    CommandResult<RunEntity.Command, RunEvent, RunState> started = report(started(1, worker));
+    assertEquals(later, started.state().attemptStartedAt());
+    assertEquals(new ProcessWorker.Ack(1, "started"), worker.receiveMessage(WAIT));
+
+    // from the start, the timeout applies as usual
+    assertEquals(new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)), worker.receiveMessage(WAIT));
+    assertEquals(new RunEvent.TimeoutReached(1, later), last(persisted()));
   }
 
-  @ParameterizedTest
-  @EnumSource(value = RunStatus.class, names = {"RUNNING", "CANCELLING"})
-  void aWorkerThatDiesWithoutReportingIsLostAndTheRunIsResolvedByPolicy(RunStatus status) {
-    given(status, 1); // one attempt allowed: a lost running attempt fails the run
+  @Test
+  void aWorkerThatDiesWhileTheJournalFailsIsRecordedAsLostOnceTheJournalWritesAgain() {
+    given(RunStatus.RUNNING, 1);
+    // the journal is down when the death is noticed: writing WorkerLost fails, the entity restarts
+    entity.persistenceTestKit().failNextPersisted(PersistenceId.of(RunEntity.TYPE_KEY.name(), runId).id());
 
     worker.stop();
 
-    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> await = kit.createTestProbe();
+    TestProbe<Object> await = kit.createTestProbe();
     await.awaitAssert(WAIT, () -> {
-      assertEquals(status == RunStatus.RUNNING ? RunStatus.FAILED : RunStatus.CANCELLED, entity.getState().status());
+      assertEquals(RunStatus.FAILED, entity.getState().status());
       return null;
     });
-    RunState s = entity.getState();
     assertTrue(last(persisted()) instanceof RunEvent.WorkerLost, "last event: " + last(persisted()));
-    assertEquals("worker_lost", s.exit().reason());
-    assertNull(s.worker());
-  }
-
-  @Test
-  void aLostWorkerWithAttemptsLeftIsRetriedAsANewAttempt() {
-    RunSpec spec = spec(new RetryPolicy(2, 0), 3600);
-    running(spec);
-
-    worker.stop();
-
-    assertEquals(new WorkerPool.RequestSlot(runId, 2, spec), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
-    RunState s = entity.getState();
-    assertEquals(RunStatus.PENDING, s.status());
-    assertEquals(2, s.attempt());
-    assertEquals("worker_lost", s.exit().reason());
+    assertEquals("worker_lost", entity.getState().exit().reason());
   }
 
   @Test
@@ -339,7 +495,8 @@ class RunEntityTest {
     assertEquals(2, s.attempt());
     assertEquals(T0, s.retryAt());
     assertEquals(1, s.exit().code());
-    assertEquals(new WorkerPool.RequestSlot(runId, 2, spec), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
+    assertNull(s.worker());
+    assertEquals(slot(2, spec, T0), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
   }
 
   @Test
@@ -351,21 +508,22 @@ class RunEntityTest {
     assertEquals(RunStatus.PENDING, s.status());
     assertEquals(2, s.attempt());
     assertEquals(T0.plusSeconds(30), s.retryAt());
-    pool.expectNoMessage(Duration.ofMillis(300));
+    pool.expectNoMessage(QUIET);
 
     clock.set(T0.plusSeconds(31));
     assertEquals(s, entity.restart().state());
-    assertEquals(new WorkerPool.RequestSlot(runId, 2, spec), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
+    // pending since its retry time, not since the failure: it queues behind runs that waited longer
+    assertEquals(slot(2, spec, T0.plusSeconds(30)), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
   }
 
   @Test
   void theLastAttemptFailingFailsTheRun() {
     RunSpec spec = running(spec(new RetryPolicy(2, 0), 3600));
     report(exited(1, 1, null, worker));
-    pool.expectMessage(WAIT, new WorkerPool.RequestSlot(runId, 2, spec));
+    pool.expectMessage(WAIT, slot(2, spec, T0));
     TestProbe<ProcessWorker.Command> second = kit.createTestProbe();
-    report(started(2, second));
-    second.expectMessage(WAIT, new ProcessWorker.Ack(2, "started"));
+    place(2, second);
+    start(2, second);
 
     CommandResult<RunEntity.Command, RunEvent, RunState> result = report(exited(2, 4, null, second));
 
@@ -391,9 +549,107 @@ class RunEntityTest {
     assertEquals(List.of(new RunEvent.AttemptExited(1, null, "TERM", T0)), result.events());
     assertEquals(RunStatus.TIMED_OUT, result.state().status());
     assertEquals(
-        List.of(RunEvent.RunSubmitted.class, RunEvent.AttemptStarted.class, RunEvent.TimeoutReached.class,
-            RunEvent.AttemptExited.class),
+        List.of(RunEvent.RunSubmitted.class, RunEvent.AttemptPlaced.class, RunEvent.AttemptStarted.class,
+            RunEvent.TimeoutReached.class, RunEvent.AttemptExited.class),
         persisted().stream().map(Object::getClass).toList());
+  }
+
+  // ---- interrupted attempts (the node shut down) ------------------------------------------------
+
+  @Test
+  void anAttemptInterruptedByItsNodeShuttingDownStartsOverAtOnceWithoutUsingTheRetryBudget() {
+    // one attempt allowed, and a backoff that would show if the new attempt were a retry
+    RunSpec spec = running(spec(new RetryPolicy(1, 30), 3600));
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> result = report(interrupted(1, worker));
+
+    assertEquals(List.of(new RunEvent.AttemptInterrupted(1, ProcessWorker.NODE_SHUTDOWN, null, "TERM", T0)),
+        result.events());
+    RunState s = result.state();
+    assertEquals(RunStatus.PENDING, s.status());
+    assertEquals(2, s.attempt());
+    assertEquals(1, s.interruptions());
+    assertNull(s.retryAt(), "due at once, no backoff");
+    assertNull(s.worker());
+    assertEquals(ProcessWorker.NODE_SHUTDOWN, s.exit().reason());
+    assertEquals("TERM", s.exit().signal());
+    assertEquals(new ProcessWorker.Ack(1, "exited"), worker.receiveMessage(WAIT));
+    assertEquals(slot(2, spec, T0), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
+
+    // the interruption did not count: attempt 2 is the run's one real attempt, and its failure
+    // fails the run
+    TestProbe<ProcessWorker.Command> second = kit.createTestProbe();
+    place(2, second);
+    start(2, second);
+    CommandResult<RunEntity.Command, RunEvent, RunState> failed = report(exited(2, 1, null, second));
+    assertEquals(RunStatus.FAILED, failed.state().status());
+    assertEquals(2, failed.state().attempt());
+    assertEquals(1, failed.state().interruptions());
+  }
+
+  @Test
+  void anInterruptedRunWithTwoAttemptsStillRetriesAFailureOnce() {
+    RunSpec spec = running(spec(new RetryPolicy(2, 0), 3600));
+    report(interrupted(1, worker));
+    pool.expectMessage(WAIT, slot(2, spec, T0));
+
+    TestProbe<ProcessWorker.Command> second = kit.createTestProbe();
+    place(2, second);
+    start(2, second);
+    RunState retried = report(exited(2, 1, null, second)).state();
+    assertEquals(RunStatus.PENDING, retried.status(), "attempt 2 was the first real attempt: one retry is left");
+    assertEquals(3, retried.attempt());
+    pool.expectMessage(WAIT, slot(3, spec, T0));
+
+    TestProbe<ProcessWorker.Command> third = kit.createTestProbe();
+    place(3, third);
+    start(3, third);
+    RunState failed = report(exited(3, 1, null, third)).state();
+    assertEquals(RunStatus.FAILED, failed.status());
+    assertEquals(3, failed.attempt());
+  }
+
+  @Test
+  void anInterruptionWhileCancellingEndsTheRunCancelled() {
+    running(spec(new RetryPolicy(3, 0), 3600));
+    cancel("user asked", 1);
+    worker.expectMessage(WAIT, new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)));
+
+    // the node's shutdown stopped the process before the cancel's stop did
+    CommandResult<RunEntity.Command, RunEvent, RunState> result = report(interrupted(1, worker));
+
+    assertEquals(List.of(new RunEvent.AttemptExited(1, null, "TERM", T0)), result.events());
+    assertEquals(RunStatus.CANCELLED, result.state().status());
+    assertEquals(1, result.state().attempt());
+    assertEquals(0, result.state().interruptions());
+    assertEquals(new ProcessWorker.Ack(1, "exited"), worker.receiveMessage(WAIT));
+    pool.expectNoMessage(QUIET); // no new attempt
+  }
+
+  /** Longer than any one Pekko timer can wait (about 248 days): the entity must neither fail nor time out early. */
+  @Test
+  void aTimeoutOfAYearIsAllowedAndKeepsTheRunAliveAcrossARestart() {
+    running(spec(RetryPolicy.NONE, 365L * 24 * 3600));
+
+    assertEquals(RunStatus.RUNNING, entity.getState().status());
+    assertEquals(RunStatus.RUNNING, entity.restart().state().status());
+    worker.expectNoMessage(Duration.ofMillis(300));
+    assertEquals(Outcome.CHANGED, cancel("done", null).reply().outcome());
+  }
+
+  @Test
+  void aFarDeadlineIsReachedInStepsOfTheLongestTimer() {
+    entity = entity(new RunSettings(SETTINGS.defaults(), SETTINGS.passivateAfter(), SETTINGS.stopResendInterval(), 100,
+        SETTINGS.leaseRefresh(), SETTINGS.pendingRecheck(), SETTINGS.lostWorkerDelay(), Duration.ofMillis(100)));
+    running(spec(RetryPolicy.NONE, 3600));
+
+    // steps come and go while the (frozen) clock is short of the deadline
+    worker.expectNoMessage(Duration.ofMillis(500));
+    assertEquals(RunStatus.RUNNING, entity.getState().status());
+
+    clock.set(T0.plusSeconds(3600));
+    assertEquals(new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)), worker.receiveMessage(WAIT));
+    assertEquals(RunState.StopCause.TIMEOUT, entity.getState().stopCause());
   }
 
   // ---- cancelling -----------------------------------------------------------------------------
@@ -414,7 +670,7 @@ class RunEntityTest {
 
   @Test
   void aCancelThatIsNotConfirmedIsRepeatedUntilTheProcessExits() {
-    entity = entity(new RunSettings(SETTINGS.defaults(), SETTINGS.passivateAfter(), Duration.ofMillis(100), 100, Duration.ofSeconds(20)));
+    entity = entity(withStopResend(SETTINGS, Duration.ofMillis(100)));
     running(spec(RetryPolicy.NONE, 3600));
     cancel("user asked", null);
 
@@ -430,7 +686,109 @@ class RunEntityTest {
       assertEquals(stop, next); // sent before the exit was recorded
     }
     assertEquals(new ProcessWorker.Ack(1, "exited"), next);
-    worker.expectNoMessage(Duration.ofMillis(300));
+    worker.expectNoMessage(QUIET);
+  }
+
+  // ---- restarts and lost workers ----------------------------------------------------------------
+
+  @Test
+  void aRestartedRunningRunReattachesToItsLiveWorker() {
+    running(spec(RetryPolicy.NONE, 3600));
+
+    entity.restart(); // passivation, rebalance or a crash of the entity alone: the worker lives on
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> exited = report(exited(1, 0, null, worker));
+    assertEquals(List.of(new RunEvent.AttemptExited(1, 0, null, T0)), exited.events());
+    assertEquals(RunStatus.SUCCEEDED, exited.state().status());
+    assertEquals(new ProcessWorker.Ack(1, "exited"), worker.expectMessageClass(ProcessWorker.Ack.class, WAIT));
+  }
+
+  @Test
+  void aRestartedCancellingRunRepeatsTheStopSoTheCancelIsNeverLost() {
+    given(RunStatus.CANCELLING, 1);
+    worker.expectMessage(WAIT, new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)));
+
+    entity.restart();
+
+    assertEquals(new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)), worker.expectMessageClass(ProcessWorker.Stop.class, WAIT));
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = RunStatus.class, names = {"RUNNING", "CANCELLING"})
+  void aWorkerThatDiesWithoutReportingIsLostAndTheRunIsResolvedByPolicy(RunStatus status) {
+    given(status, 1); // one attempt allowed: a lost running attempt fails the run
+
+    worker.stop();
+
+    awaitStatus(status == RunStatus.RUNNING ? RunStatus.FAILED : RunStatus.CANCELLED);
+    RunState s = entity.getState();
+    assertTrue(last(persisted()) instanceof RunEvent.WorkerLost, "last event: " + last(persisted()));
+    assertEquals("worker_lost", s.exit().reason());
+    assertNull(s.worker());
+  }
+
+  @Test
+  void aPlacedWorkerThatDiesBeforeItsProcessStartedIsLostToo() {
+    placed(spec(RetryPolicy.NONE, 3600));
+
+    worker.stop();
+
+    awaitStatus(RunStatus.FAILED);
+    assertEquals(new RunEvent.WorkerLost(1, "node-a", T0), last(persisted()));
+  }
+
+  @Test
+  void aLostWorkerWithAttemptsLeftIsRetriedAsANewAttempt() {
+    RunSpec spec = spec(new RetryPolicy(2, 0), 3600);
+    running(spec);
+
+    worker.stop();
+
+    assertEquals(slot(2, spec, T0), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
+    RunState s = entity.getState();
+    assertEquals(RunStatus.PENDING, s.status());
+    assertEquals(2, s.attempt());
+    assertEquals("worker_lost", s.exit().reason());
+  }
+
+  @Test
+  void afterALostWorkerTheNextAttemptWaitsForTheLostWorkerDelay() {
+    Duration delay = Duration.ofSeconds(3);
+    entity = entity(withLostWorkerDelay(SETTINGS, delay));
+    RunSpec spec = running(spec(new RetryPolicy(2, 0), 3600));
+
+    worker.stop();
+    awaitStatus(RunStatus.PENDING);
+
+    // no backoff, yet the run neither asks for a slot nor lets a worker claim the attempt while the
+    // lost node may still be stopping the old process
+    TestProbe<ProcessWorker.Command> second = kit.createTestProbe();
+    assertTrue(report(claim(2, second)).events().isEmpty());
+    assertEquals(2, second.expectMessageClass(ProcessWorker.ClaimDenied.class, WAIT).attempt());
+    pool.expectNoMessage(Duration.ofSeconds(1));
+
+    // the entity's timer wakes it once the delay has passed
+    assertEquals(slot(2, spec, T0), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
+    clock.set(T0.plus(delay));
+    place(2, second);
+  }
+
+  @Test
+  void theLostWorkerDelayIsCountedOnTheRunsClockAlsoAcrossRestarts() {
+    Duration delay = Duration.ofHours(1);
+    entity = entity(withLostWorkerDelay(SETTINGS, delay));
+    RunSpec spec = running(spec(new RetryPolicy(2, 0), 3600));
+    worker.stop();
+    awaitStatus(RunStatus.PENDING);
+    pool.expectNoMessage(QUIET);
+
+    clock.set(T0.plus(delay).minusSeconds(1));
+    entity.restart();
+    pool.expectNoMessage(QUIET);
+
+    clock.set(T0.plus(delay));
+    entity.restart();
+    assertEquals(slot(2, spec, T0), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
   }
 
   // ---- terminal -------------------------------------------------------------------------------
@@ -445,6 +803,21 @@ class RunEntityTest {
     assertEquals(Outcome.ALREADY_TERMINAL, result.reply().outcome());
     assertTrue(result.events().isEmpty());
     assertEquals(before, result.state());
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = RunStatus.class, names = {"CANCELLED", "SUCCEEDED", "FAILED", "TIMED_OUT"})
+  void aClaimForATerminalRunIsDenied(RunStatus status) {
+    RunState before = given(status, 1);
+    TestProbe<ProcessWorker.Command> late = kit.createTestProbe();
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> result = report(claim(1, late));
+
+    assertTrue(result.events().isEmpty());
+    assertEquals(before, result.state());
+    ProcessWorker.ClaimDenied denied = late.expectMessageClass(ProcessWorker.ClaimDenied.class, WAIT);
+    assertEquals(1, denied.attempt());
+    assertTrue(denied.reason().contains(status.json()), denied.reason());
   }
 
   @ParameterizedTest
@@ -465,7 +838,7 @@ class RunEntityTest {
     assertNull(s.stopCause());
     assertEquals(before.createdAt(), s.createdAt());
     // the attempt ended with its exit recorded: there is no slot request of attempt 1 to withdraw
-    assertEquals(new WorkerPool.RequestSlot(runId, 2, before.spec()), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
+    assertEquals(slot(2, before.spec(), T0), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
   }
 
   @ParameterizedTest
@@ -507,27 +880,44 @@ class RunEntityTest {
     RunState before = given(status, 2);
     TestProbe<ProcessWorker.Command> old = kit.createTestProbe();
 
-    CommandResult<RunEntity.Command, RunEvent, RunState> started = report(started(1, old));
-    assertTrue(started.events().isEmpty());
-    assertEquals(before, started.state());
-    assertEquals(new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)), old.receiveMessage(WAIT));
-    assertEquals(new ProcessWorker.Ack(1, "started"), old.receiveMessage(WAIT));
+    CommandResult<RunEntity.Command, RunEvent, RunState> claimed = report(claim(1, old));
+    assertTrue(claimed.events().isEmpty());
+    assertEquals(before, claimed.state());
+    assertEquals(1, old.expectMessageClass(ProcessWorker.ClaimDenied.class, WAIT).attempt());
 
-    CommandResult<RunEntity.Command, RunEvent, RunState> exited = report(exited(1, 0, null, old));
-    assertTrue(exited.events().isEmpty());
-    assertEquals(before, exited.state());
-    // acknowledged, not stopped: a Stop would have come before the Ack
-    assertEquals(new ProcessWorker.Ack(1, "exited"), old.receiveMessage(WAIT));
+    assertStrayProcessIsStoppedAndChangesNothing(1, old, before);
   }
 
-  @Test
-  void aProcessStartedForARunThatDoesNotExistIsStoppedAtOnce() {
-    CommandResult<RunEntity.Command, RunEvent, RunState> result = report(started(1, worker));
+  @ParameterizedTest
+  @EnumSource(value = RunStatus.class, names = {"RUNNING", "CANCELLING"})
+  void reportsOfTheCurrentAttemptFromAWorkerThatIsNotRecordedChangeNothingAndItsProcessIsStopped(RunStatus status) {
+    RunState before = given(status, 1);
+    if (status == RunStatus.CANCELLING) {
+      worker.expectMessage(WAIT, new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE))); // the recovered cancel
+    }
+    TestProbe<ProcessWorker.Command> other = kit.createTestProbe();
 
-    assertTrue(result.events().isEmpty());
-    assertFalse(result.state().exists());
-    assertEquals(new ProcessWorker.Stop(1, Duration.ZERO), worker.receiveMessage(WAIT));
-    assertEquals(new ProcessWorker.Ack(1, "started"), worker.receiveMessage(WAIT));
+    CommandResult<RunEntity.Command, RunEvent, RunState> claimed = report(claim(1, other));
+    assertTrue(claimed.events().isEmpty());
+    assertEquals(1, other.expectMessageClass(ProcessWorker.ClaimDenied.class, WAIT).attempt());
+
+    assertStrayProcessIsStoppedAndChangesNothing(1, other, before);
+
+    // its end, however it ended, is acknowledged (so it stops repeating it) and changes nothing
+    List<WorkerReport> ends = List.of(exited(1, 2, null, other), interrupted(1, other),
+        new WorkerReport.StartFailed(runId, 1, "no such directory", other.ref()));
+    for (WorkerReport end : ends) {
+      CommandResult<RunEntity.Command, RunEvent, RunState> result = report(end);
+      assertTrue(result.events().isEmpty(), end + " wrote " + result.events());
+      assertEquals(before, result.state());
+      assertEquals(new ProcessWorker.Ack(1, "exited"), other.receiveMessage(WAIT));
+    }
+
+    // the recorded worker is left alone, and still speaks for the attempt
+    worker.expectNoMessage(QUIET);
+    CommandResult<RunEntity.Command, RunEvent, RunState> own = report(exited(1, 0, null, worker));
+    assertEquals(1, own.events().size());
+    assertTrue(own.state().status().isTerminal(), own.state().status().json());
   }
 
   // ---- recovery -------------------------------------------------------------------------------
@@ -539,31 +929,110 @@ class RunEntityTest {
 
     submitAndTakeSlot(spec);
     assertRecovers();
-    pool.expectMessage(WAIT, new WorkerPool.RequestSlot(runId, 1, spec)); // asked again after restart
+    pool.expectMessage(WAIT, slot(1, spec, T0)); // asked again after restart
 
-    report(started(1, worker));
-    worker.expectMessage(WAIT, new ProcessWorker.Ack(1, "started"));
+    place(1, worker);
+    assertRecovers();
+    pool.expectNoMessage(QUIET); // a placed attempt asks for nothing
+
+    start(1, worker);
     assertRecovers();
 
-    report(exited(1, 1, null, worker));
+    report(interrupted(1, worker));
     worker.expectMessage(WAIT, new ProcessWorker.Ack(1, "exited"));
-    pool.expectMessage(WAIT, new WorkerPool.RequestSlot(runId, 2, spec));
+    pool.expectMessage(WAIT, slot(2, spec, T0));
     assertRecovers();
-    pool.expectMessage(WAIT, new WorkerPool.RequestSlot(runId, 2, spec));
+    pool.expectMessage(WAIT, slot(2, spec, T0));
 
     TestProbe<ProcessWorker.Command> second = kit.createTestProbe();
-    report(started(2, second));
-    second.expectMessage(WAIT, new ProcessWorker.Ack(2, "started"));
-    cancel("user asked", 2);
-    second.expectMessage(WAIT, new ProcessWorker.Stop(2, Duration.ofSeconds(GRACE)));
+    place(2, second);
+    start(2, second);
+    report(exited(2, 1, null, second));
+    second.expectMessage(WAIT, new ProcessWorker.Ack(2, "exited"));
+    pool.expectMessage(WAIT, slot(3, spec, T0));
+    assertRecovers();
+    pool.expectMessage(WAIT, slot(3, spec, T0));
+
+    TestProbe<ProcessWorker.Command> third = kit.createTestProbe();
+    place(3, third);
+    cancel("user asked", 3);
+    third.expectMessage(WAIT, new ProcessWorker.Stop(3, Duration.ofSeconds(GRACE)));
     assertRecovers();
     // the recovered entity carries on with the cancel
-    second.expectMessage(WAIT, new ProcessWorker.Stop(2, Duration.ofSeconds(GRACE)));
+    third.expectMessage(WAIT, new ProcessWorker.Stop(3, Duration.ofSeconds(GRACE)));
+
+    assertEquals(List.of(new RunEvent.AttemptStarted(3, startedOn(third), T0)), report(started(3, third)).events());
+    third.expectMessage(WAIT, new ProcessWorker.Ack(3, "started"));
+    third.expectMessage(WAIT, new ProcessWorker.Stop(3, Duration.ofSeconds(GRACE)));
+    assertRecovers();
+    third.expectMessage(WAIT, new ProcessWorker.Stop(3, Duration.ofSeconds(GRACE)));
 
     Reply reply = run(RunEntity.Get::new).reply();
     assertEquals(Outcome.UNCHANGED, reply.outcome());
-    assertEquals(RunStatus.CANCELLING, reply.state().status());
-    assertEquals(5, reply.version());
+    RunState s = reply.state();
+    assertEquals(RunStatus.CANCELLING, s.status());
+    assertEquals(3, s.attempt());
+    assertEquals(1, s.interruptions());
+    // submitted; placed, started, interrupted; placed, started, exited; placed, cancel, started
+    assertEquals(10, reply.version());
+  }
+
+  @Test
+  void theJournalOfAOneNodeReinsWithoutPlacementsStillRecoversAndBehaves() {
+    // before placements, a run went from pending to running with its process's start
+    RunSpec spec = spec(RetryPolicy.NONE, 3600);
+    entity.initialize(new RunEvent.RunSubmitted(runId, spec, 1, T0), new RunEvent.AttemptStarted(1, startedOn(worker), T0));
+    RunState s = entity.getState();
+    assertEquals(RunStatus.RUNNING, s.status());
+    assertEquals(startedOn(worker), s.worker());
+    assertEquals(T0, s.attemptStartedAt());
+    assertEquals(0, s.interruptions());
+    assertRecovers();
+
+    // its worker re-attaches as the recorded one: a repeated start is acknowledged, nothing written
+    CommandResult<RunEntity.Command, RunEvent, RunState> again = report(started(1, worker));
+    assertTrue(again.events().isEmpty());
+    assertEquals(new ProcessWorker.Ack(1, "started"), worker.receiveMessage(WAIT));
+
+    // fencing by worker holds for it
+    TestProbe<ProcessWorker.Command> other = kit.createTestProbe();
+    report(claim(1, other));
+    assertEquals(1, other.expectMessageClass(ProcessWorker.ClaimDenied.class, WAIT).attempt());
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> exited = report(exited(1, 0, null, worker));
+    assertEquals(List.of(new RunEvent.AttemptExited(1, 0, null, T0)), exited.events());
+    assertEquals(RunStatus.SUCCEEDED, exited.state().status());
+    assertEquals(new ProcessWorker.Ack(1, "exited"), worker.receiveMessage(WAIT));
+  }
+
+  @Test
+  void aCancellingRunFromAOneNodeJournalRepeatsItsStop() {
+    RunSpec spec = spec(RetryPolicy.NONE, 3600);
+    entity.initialize(new RunEvent.RunSubmitted(runId, spec, 1, T0), new RunEvent.AttemptStarted(1, startedOn(worker), T0),
+        new RunEvent.CancelRequested(1, "user asked", T0));
+
+    assertEquals(RunStatus.CANCELLING, entity.getState().status());
+    assertEquals(new ProcessWorker.Stop(1, Duration.ofSeconds(GRACE)), worker.receiveMessage(WAIT));
+    assertEquals(RunStatus.CANCELLED, report(exited(1, null, "TERM", worker)).state().status());
+  }
+
+  @Test
+  void aSnapshotWrittenBeforeInterruptionsExistedReadsAsNoInterruptions() throws Exception {
+    // a snapshot of one-node Reins, as JSON: the state without the interruptions field
+    RunState running = new RunState(runId, Tenants.DEFAULT, RunStatus.RUNNING, 1, spec(RetryPolicy.NONE, 3600), T0, T0,
+        startedOn(worker), null, null, null, null, T0, 0, null, java.util.Map.of());
+    Serialization serialization = SerializationExtension.get(kit.system());
+    byte[] bytes = serialization.serialize(running).get();
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode old = (ObjectNode) json.readTree(bytes);
+    assertTrue(old.has("interruptions"), old.toString());
+    old.remove("interruptions");
+
+    var serializer = serialization.findSerializerFor(running);
+    Object read = serialization.deserialize(json.writeValueAsBytes(old), serializer.identifier(),
+        Serializers.manifestFor(serializer, running)).get();
+
+    assertEquals(running, read);
   }
 
   // ---- passivation (spawned directly: the test kit cannot wait for a reply that comes later) ---
@@ -685,7 +1154,22 @@ class RunEntityTest {
 
   private static RunSettings settings(Duration passivateAfter, int snapshotEvery) {
     return new RunSettings(new SubmitRunRequest.Defaults(3600, GRACE, 1, 1), passivateAfter, Duration.ofMinutes(10), snapshotEvery,
-        Duration.ofSeconds(20));
+        Duration.ofSeconds(20), Duration.ofMinutes(10), Duration.ZERO, RunSettings.LONGEST_TIMER);
+  }
+
+  private static RunSettings withStopResend(RunSettings s, Duration stopResendInterval) {
+    return new RunSettings(s.defaults(), s.passivateAfter(), stopResendInterval, s.snapshotEvery(), s.leaseRefresh(),
+        s.pendingRecheck(), s.lostWorkerDelay(), s.longestTimer());
+  }
+
+  private static RunSettings withPendingRecheck(RunSettings s, Duration pendingRecheck) {
+    return new RunSettings(s.defaults(), s.passivateAfter(), s.stopResendInterval(), s.snapshotEvery(), s.leaseRefresh(),
+        pendingRecheck, s.lostWorkerDelay(), s.longestTimer());
+  }
+
+  private static RunSettings withLostWorkerDelay(RunSettings s, Duration lostWorkerDelay) {
+    return new RunSettings(s.defaults(), s.passivateAfter(), s.stopResendInterval(), s.snapshotEvery(), s.leaseRefresh(),
+        s.pendingRecheck(), lostWorkerDelay, s.longestTimer());
   }
 
   private EventSourcedBehaviorTestKit<RunEntity.Command, RunEvent, RunState> entity(RunSettings settings) {
@@ -720,17 +1204,59 @@ class RunEntityTest {
     return entity.runCommand(new RunEntity.FromWorker(report));
   }
 
+  /** What the run asks its pool for. */
+  private WorkerPool.RequestSlot slot(int attempt, RunSpec spec, Instant pendingSince) {
+    return new WorkerPool.RequestSlot(runId, Tenants.DEFAULT, attempt, spec, pendingSince);
+  }
+
   private RunSpec submitAndTakeSlot(RunSpec spec) {
     assertEquals(Outcome.CREATED, submit(spec).reply().outcome());
-    pool.expectMessage(WAIT, new WorkerPool.RequestSlot(runId, 1, spec));
+    pool.expectMessage(WAIT, slot(1, spec, T0));
     return spec;
   }
 
-  private RunSpec running(RunSpec spec) {
+  /** Submitted, and the first attempt placed on {@link #worker} (no process yet). */
+  private RunSpec placed(RunSpec spec) {
     submitAndTakeSlot(spec);
-    assertEquals(RunStatus.RUNNING, report(started(1, worker)).state().status());
-    worker.expectMessage(WAIT, new ProcessWorker.Ack(1, "started"));
+    place(1, worker);
     return spec;
+  }
+
+  /** Submitted, placed on {@link #worker} and its process started. */
+  private RunSpec running(RunSpec spec) {
+    placed(spec);
+    start(1, worker);
+    return spec;
+  }
+
+  /** {@code by} claims the attempt: the run records it, then grants it. */
+  private void place(int attempt, TestProbe<ProcessWorker.Command> by) {
+    CommandResult<RunEntity.Command, RunEvent, RunState> result = report(claim(attempt, by));
+    assertEquals(List.of(new RunEvent.AttemptPlaced(attempt, placedOn(by), clock.instant())), result.events());
+    // running means a process runs: until it has started, the placed attempt is still pending
+    assertEquals(RunStatus.PENDING, result.state().status());
+    assertEquals(placedOn(by), result.state().worker());
+    by.expectMessage(WAIT, new ProcessWorker.ClaimGranted(attempt));
+  }
+
+  /** {@code by}, the placed worker, reports its process: the run records it, then acknowledges. */
+  private void start(int attempt, TestProbe<ProcessWorker.Command> by) {
+    CommandResult<RunEntity.Command, RunEvent, RunState> result = report(started(attempt, by));
+    assertEquals(List.of(new RunEvent.AttemptStarted(attempt, startedOn(by), clock.instant())), result.events());
+    assertEquals(RunStatus.RUNNING, result.state().status());
+    by.expectMessage(WAIT, new ProcessWorker.Ack(attempt, "started"));
+  }
+
+  private WorkerInfo placedOn(TestProbe<ProcessWorker.Command> by) {
+    return new WorkerInfo("node-a", 0, resolver.toSerializationFormat(by.ref()));
+  }
+
+  private WorkerInfo startedOn(TestProbe<ProcessWorker.Command> by) {
+    return new WorkerInfo("node-a", 4242, resolver.toSerializationFormat(by.ref()));
+  }
+
+  private WorkerReport.Claim claim(int attempt, TestProbe<ProcessWorker.Command> by) {
+    return new WorkerReport.Claim(runId, attempt, "node-a", by.ref());
   }
 
   private WorkerReport.Started started(int attempt, TestProbe<ProcessWorker.Command> by) {
@@ -741,21 +1267,47 @@ class RunEntityTest {
     return new WorkerReport.Exited(runId, attempt, code, signal, by.ref());
   }
 
+  /** The process was stopped (TERM) because its node was draining. */
+  private WorkerReport.Exited interrupted(int attempt, TestProbe<ProcessWorker.Command> by) {
+    return new WorkerReport.Exited(runId, attempt, null, "TERM", ProcessWorker.NODE_SHUTDOWN, by.ref());
+  }
+
+  /**
+   * A worker the run does not want reports a process of {@code attempt}: its start is stopped and
+   * acknowledged, its exit only acknowledged (a Stop would come before the Ack), and the run
+   * stays {@code unchanged}.
+   */
+  private void assertStrayProcessIsStoppedAndChangesNothing(
+      int attempt, TestProbe<ProcessWorker.Command> by, RunState unchanged) {
+    CommandResult<RunEntity.Command, RunEvent, RunState> started = report(started(attempt, by));
+    assertTrue(started.events().isEmpty(), "written: " + started.events());
+    assertEquals(unchanged, started.state());
+    assertEquals(new ProcessWorker.Stop(attempt, Duration.ofSeconds(GRACE)), by.receiveMessage(WAIT));
+    assertEquals(new ProcessWorker.Ack(attempt, "started"), by.receiveMessage(WAIT));
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> exited = report(exited(attempt, 0, null, by));
+    assertTrue(exited.events().isEmpty(), "written: " + exited.events());
+    assertEquals(unchanged, exited.state());
+    assertEquals(new ProcessWorker.Ack(attempt, "exited"), by.receiveMessage(WAIT));
+  }
+
   /**
    * Recovers the entity from a journal holding the history that ends in {@code status} at {@code
-   * attempt} (1, or 2 after a first attempt that could not start). The spec allows exactly {@code
-   * attempt} attempts, so a failure of the last one is final.
+   * attempt} (1, or 2 after a first attempt that could not start), with {@link #worker} placed
+   * and started for the attempt unless it is pending. The spec allows exactly {@code attempt}
+   * attempts, so a failure of the last one is final.
    */
   private RunState given(RunStatus status, int attempt) {
     RunSpec spec = spec(new RetryPolicy(attempt, 0), 3600);
-    WorkerInfo info = new WorkerInfo("node-a", 4242, resolver.toSerializationFormat(worker.ref()));
     List<RunEvent> events = new ArrayList<>();
     events.add(new RunEvent.RunSubmitted(runId, spec, 1, T0));
     if (attempt == 2) {
+      events.add(new RunEvent.AttemptPlaced(1, placedOn(kit.createTestProbe()), T0));
       events.add(new RunEvent.AttemptStartFailed(1, "no such directory", T0));
     }
     if (status != RunStatus.PENDING) {
-      events.add(new RunEvent.AttemptStarted(attempt, info, T0));
+      events.add(new RunEvent.AttemptPlaced(attempt, placedOn(worker), T0));
+      events.add(new RunEvent.AttemptStarted(attempt, startedOn(worker), T0));
     }
     switch (status) {
       case CANCELLING -> events.add(new RunEvent.CancelRequested(attempt, "user asked", T0));
@@ -782,6 +1334,29 @@ class RunEntityTest {
     RunState before = entity.getState();
     assertEquals(before, entity.restart().state());
     assertEquals(before, entity.getState());
+  }
+
+  private void awaitStatus(RunStatus status) {
+    kit.createTestProbe().awaitAssert(WAIT, () -> {
+      assertEquals(status, entity.getState().status());
+      return null;
+    });
+  }
+
+  /**
+   * Takes what {@code probe} receives until nothing has come for {@link #QUIET}; fails if more
+   * than {@code max} messages keep coming (something is still sending them).
+   */
+  private static int receiveUntilQuiet(TestProbe<?> probe, int max) {
+    int received = 0;
+    while (true) {
+      try {
+        probe.receiveMessage(QUIET);
+      } catch (AssertionError quiet) {
+        return received;
+      }
+      assertTrue(++received <= max, "still receiving after " + max + " messages");
+    }
   }
 
   private List<Object> persisted() {

@@ -33,12 +33,15 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The process of one attempt, started and stopped for real through a {@link WorkerPool}: what
  * the run hears, what ends up in the attempt's log, and that nothing of the process tree outlives
- * the attempt. Linux only ({@code /proc}, {@code setsid}).
+ * the attempt. The stand-in run ({@link RunReports}) grants every claim unless a test says
+ * otherwise. Linux only ({@code /proc}, {@code setsid}).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ProcessWorkerTest {
 
   private static final Duration WAIT = Duration.ofSeconds(20);
+  /** How long a test listens to be sure that something does not happen (not a timing claim). */
+  private static final Duration QUIET = Duration.ofMillis(500);
   private static final Config CONFIG =
       ConfigFactory.parseString("pekko.actor.provider = local").withFallback(ConfigFactory.load());
 
@@ -53,10 +56,10 @@ class ProcessWorkerTest {
   void startPool(@TempDir Path dir) {
     dataDir = dir;
     reports = new RunReports(kit);
-    // reports are repeated rarely, so each test sees each report once
+    // reports and claims are repeated rarely, so each test sees each of them once
     WorkerSettings settings =
         new WorkerSettings(4, 1 << 20, Duration.ofMinutes(1), Duration.ofMinutes(10), dataDir, "http://127.0.0.1:1",
-            List.of());
+            List.of(), Duration.ofSeconds(30), Duration.ofSeconds(5), Duration.ofSeconds(1));
     pool = kit.spawn(WorkerPool.create(settings, JobCredentials.NONE, "test-node", reports.sink()), "pool");
   }
 
@@ -89,6 +92,7 @@ class ProcessWorkerTest {
     WorkerReport.Exited exited = reports.next(WorkerReport.Exited.class, runId, WAIT);
     assertEquals("TERM", exited.signal());
     assertNull(exited.code());
+    assertNull(exited.interruption(), "the run asked for this stop");
     awaitAssert(() -> {
       assertEquals(Set.of(), RunProcesses.pidsOf(runId));
       for (long child : children) {
@@ -96,6 +100,52 @@ class ProcessWorkerTest {
       }
     });
     assertFalse(Files.exists(pidFile(runId)), "the pid file goes with the process");
+    RunReports.ack(exited);
+  }
+
+  @Test
+  void aWorkerClaimsTheAttemptAndStartsNothingBeforeTheRunGrantsIt() {
+    String runId = newRunId();
+    reports.answerClaims(runId, RunReports.Claims.HOLD);
+    request(runId, spec(List.of("sleep", "600"), Map.of(), null));
+
+    WorkerReport.Claim claim = reports.next(WorkerReport.Claim.class, runId, WAIT);
+    assertEquals(1, claim.attempt());
+    assertEquals("test-node", claim.node());
+
+    reports.expectNothingStartedFor(runId, QUIET);
+    assertEquals(Set.of(), RunProcesses.pidsOf(runId), "a process before the grant");
+    assertFalse(Files.exists(pidFile(runId)), "a pid file before the grant");
+    assertEquals("", log(runId), "an attempt log before the grant");
+
+    RunReports.grant(claim);
+
+    WorkerReport.Started started = reports.next(WorkerReport.Started.class, runId, WAIT);
+    RunReports.ack(started);
+    assertTrue(Files.exists(pidFile(runId)));
+    awaitAssert(() -> assertEquals(Set.of(started.pid()), RunProcesses.pidsOf(runId)));
+
+    // a repeated grant (the run answers every claim it gets) starts no second process
+    RunReports.grant(claim);
+    reports.expectNothingStartedFor(runId, QUIET);
+    assertEquals(Set.of(started.pid()), RunProcesses.pidsOf(runId));
+
+    started.worker().tell(new ProcessWorker.Stop(1, Duration.ofSeconds(10)));
+    RunReports.ack(reports.next(WorkerReport.Exited.class, runId, WAIT));
+  }
+
+  @Test
+  void aStopBecauseTheNodeShutsDownSaysSoInTheExitReport() {
+    String runId = request("sleep", "600");
+    WorkerReport.Started started = reports.next(WorkerReport.Started.class, runId, WAIT);
+    RunReports.ack(started);
+
+    started.worker().tell(new ProcessWorker.Stop(1, Duration.ofSeconds(10), ProcessWorker.NODE_SHUTDOWN));
+
+    WorkerReport.Exited exited = reports.next(WorkerReport.Exited.class, runId, WAIT);
+    assertEquals("TERM", exited.signal());
+    assertEquals(ProcessWorker.NODE_SHUTDOWN, exited.interruption());
+    awaitAssert(() -> assertEquals(Set.of(), RunProcesses.pidsOf(runId)));
     RunReports.ack(exited);
   }
 
@@ -216,9 +266,17 @@ class ProcessWorkerTest {
   }
 
   private String request(RunSpec spec) {
+    return request(newRunId(), spec);
+  }
+
+  private String request(String runId, RunSpec spec) {
+    pool.tell(new WorkerPool.RequestSlot(runId, 1, spec));
+    return runId;
+  }
+
+  private String newRunId() {
     String runId = prefix + runIds.size();
     runIds.add(runId);
-    pool.tell(new WorkerPool.RequestSlot(runId, 1, spec));
     return runId;
   }
 
