@@ -14,7 +14,12 @@ public record DelegationResult(List<Part> parts, ChildOutcome child, boolean tru
   }
 
   /** One part of an artifact: {@code text} or {@code data}. */
-  public record Part(String artifact, String text, JsonNode data) {}
+  public record Part(String artifact, String text, JsonNode data) {
+    /** A JSON {@code null} reads back as a {@code NullNode}: both mean no data, and compare equal. */
+    public Part {
+      data = data == null || data.isNull() || data.isMissingNode() ? null : data;
+    }
+  }
 
   /** A child run's end. */
   public record ChildOutcome(String runId, String state, Integer exitCode, String signal) {}

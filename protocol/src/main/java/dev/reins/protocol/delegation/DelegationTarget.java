@@ -20,7 +20,12 @@ public sealed interface DelegationTarget {
   record A2a(String url, Message message) implements DelegationTarget {}
 
   /** What the delegation sends: a text part and/or a data part. */
-  record Message(String text, JsonNode data) {}
+  record Message(String text, JsonNode data) {
+    /** A JSON {@code null} reads back as a {@code NullNode}: both mean no data, and compare equal. */
+    public Message {
+      data = data == null || data.isNull() || data.isMissingNode() ? null : data;
+    }
+  }
 
   /** A child run with {@code parentRunId} set; {@code timeoutSeconds} as for any run. */
   record Run(ProcessSpec executor, long timeoutSeconds) implements DelegationTarget {}

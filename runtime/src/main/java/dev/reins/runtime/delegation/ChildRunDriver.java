@@ -59,33 +59,50 @@ public final class ChildRunDriver implements DelegationDriver {
 
   private record LookAgain() implements Step {}
 
+  /** Where the driver is: asking the quota, submitting the child, or watching a child that exists. */
+  private enum Phase { ADMITTING, SUBMITTING, WATCHING }
+
   @Override
   public Behavior<Command> create(DelegationState state, ActorRef<Report> reportTo) {
     return Behaviors.setup(ctx -> {
       String childId = state.remoteId() != null ? state.remoteId() : childRunId(state.delegationId());
       DelegationTarget.Run target = (DelegationTarget.Run) state.spec().target();
+      Phase[] phase = {state.remoteId() == null ? Phase.ADMITTING : Phase.WATCHING};
       boolean[] cancelling = {false};
-      if (state.remoteId() == null) {
+      if (phase[0] == Phase.ADMITTING) {
         ctx.pipeToSelf(quota.admit(state.tenant(), childId), Admitted::new);
       } else {
         look(ctx, childId);
       }
       return Behaviors.receive(Command.class)
           .onMessage(Admitted.class, a -> {
-            if (a.error() != null) {
+            if (cancelling[0]) {
+              // cancelled before the child was submitted: it is not submitted now. A child of an
+              // earlier incarnation of this delegation (submitted, then a crash before its id was
+              // journaled) would still exist: the cancel goes to the child's id either way.
+              if (a.error() == null && a.admission().admitted()) {
+                quota.release(state.tenant(), childId);
+              }
+              cancel(ctx, childId);
+            } else if (a.error() != null) {
               reportTo.tell(new Failed("unavailable", "the tenant's quota did not answer: " + a.error().getMessage()));
             } else if (!a.admission().admitted()) {
               reportTo.tell(new Failed("tenant_limit", "the child run was refused: " + a.admission().detail()));
             } else {
               RunSpec spec = new RunSpec(target.executor(), target.timeoutSeconds(), cancelGrace.toSeconds(), RetryPolicy.NONE,
                   Map.of(), null);
+              phase[0] = Phase.SUBMITTING;
               ctx.pipeToSelf(runs.submitChild(childId, state.tenant(), spec, state.runId(), state.delegationId()), Submitted::new);
             }
             return Behaviors.same();
           })
           .onMessage(Submitted.class, sub -> {
             if (sub.error() != null) {
-              reportTo.tell(new Failed("submit_failed", "the child run could not be submitted: " + sub.error().getMessage()));
+              if (cancelling[0]) {
+                cancel(ctx, childId); // the submit may still have reached the child: cancel it by id
+              } else {
+                reportTo.tell(new Failed("submit_failed", "the child run could not be submitted: " + sub.error().getMessage()));
+              }
               return Behaviors.same();
             }
             RunEntity.Outcome o = sub.reply().outcome();
@@ -93,8 +110,13 @@ public final class ChildRunDriver implements DelegationDriver {
               reportTo.tell(new Failed("submit_failed", "the child run was refused: " + o + " " + sub.reply().detail()));
               return Behaviors.same();
             }
+            phase[0] = Phase.WATCHING;
             reportTo.tell(new Started(childId, sub.reply().state().status().json()));
-            look(ctx, childId);
+            if (cancelling[0]) {
+              cancel(ctx, childId); // the cancel came while the child was being submitted
+            } else {
+              look(ctx, childId);
+            }
             return Behaviors.same();
           })
           .onMessage(Looked.class, l -> {
@@ -120,15 +142,34 @@ public final class ChildRunDriver implements DelegationDriver {
             return Behaviors.same();
           })
           .onMessage(CancelRemote.class, c -> {
+            if (cancelling[0]) {
+              return Behaviors.same();
+            }
             cancelling[0] = true;
-            ctx.pipeToSelf(runs.cancel(childId, RunAccess.INTERNAL, "its delegation was cancelled", null), CancelAnswered::new);
+            if (phase[0] == Phase.WATCHING) {
+              cancel(ctx, childId);
+            }
+            // otherwise the quota's or the submit's answer, when it comes, sends the cancel
             return Behaviors.same();
           })
           .onMessage(CancelAnswered.class, c -> {
             if (c.error() != null) {
               reportTo.tell(new CancelOutcome(false, "the child run did not answer the cancel: " + c.error().getMessage()));
-            } else if (c.reply().state().exists() && c.reply().state().status().isTerminal()) {
-              reportTo.tell(new CancelOutcome(true, "child run " + childId + " is " + c.reply().state().status().json()));
+              return Behaviors.same();
+            }
+            RunEntity.Reply reply = c.reply();
+            if (reply.outcome() == RunEntity.Outcome.NOT_FOUND || !reply.state().exists()) {
+              reportTo.tell(new CancelOutcome(true, "cancelled before its child run " + childId + " was submitted; no child run exists"));
+              return Behaviors.same();
+            }
+            if (phase[0] != Phase.WATCHING) {
+              // a child of an earlier incarnation: its id is journaled before anything else
+              phase[0] = Phase.WATCHING;
+              reportTo.tell(new Started(childId, reply.state().status().json()));
+            }
+            if (reply.state().status().isTerminal()) {
+              reportTo.tell(new StateChanged(reply.state().status().json()));
+              reportTo.tell(new CancelOutcome(true, "child run " + childId + " is " + reply.state().status().json()));
             } else {
               // cancelling: its process is being stopped; the delegation ends when the child does
               // (the entity's cancel-wait bounds that)
@@ -138,6 +179,10 @@ public final class ChildRunDriver implements DelegationDriver {
           })
           .build();
     });
+  }
+
+  private void cancel(ActorContext<Command> ctx, String childId) {
+    ctx.pipeToSelf(runs.cancel(childId, RunAccess.INTERNAL, "its delegation was cancelled", null), CancelAnswered::new);
   }
 
   private void look(ActorContext<Command> ctx, String childId) {

@@ -14,9 +14,12 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.RecipientRef;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -86,6 +89,12 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
 
   private record Idle() implements Command {}
 
+  /** Sent by sharding once passivation is agreed. */
+  record StopEntity() implements Command {}
+
+  /** Brings a delegation that must not sleep back through sharding (see {@link StopEntity}). */
+  record Wake() implements Command {}
+
   public enum Outcome {
     OK,
     CHANGED,
@@ -99,13 +108,29 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
 
   public static void init(ActorSystem<?> system, DelegationDrivers drivers, DelegationSettings settings, Clock clock) {
     ClusterSharding sharding = ClusterSharding.get(system);
-    sharding.init(Entity.of(TYPE_KEY, ctx -> create(ctx.getEntityId(), drivers, settings, clock, sharding)));
+    sharding.init(Entity.of(TYPE_KEY, ctx -> create(ctx.getEntityId(), drivers, settings, clock,
+            runId -> sharding.entityRefFor(RunEntity.TYPE_KEY, runId),
+            new Sharded(ctx.getShard(), sharding.entityRefFor(TYPE_KEY, ctx.getEntityId()))))
+        .withStopMessage(new StopEntity()));
   }
 
+  /**
+   * How a sharded delegation leaves memory: it asks its shard to passivate it (with remembered
+   * entities, one that simply stopped would be started again at once), and can reach itself
+   * again through sharding.
+   */
+  public record Sharded(ActorRef<ClusterSharding.ShardCommand> shard, RecipientRef<Command> self) {}
+
+  /**
+   * @param parents how the delegation reaches its run (through sharding; a probe in tests)
+   * @param sharded the entity's shard, or {@code null} when not sharded (tests): then an idle
+   *     delegation simply stops
+   */
   public static Behavior<Command> create(
-      String delegationId, DelegationDrivers drivers, DelegationSettings settings, Clock clock, ClusterSharding sharding) {
+      String delegationId, DelegationDriver drivers, DelegationSettings settings, Clock clock,
+      Function<String, RecipientRef<RunEntity.Command>> parents, Sharded sharded) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new DelegationEntity(delegationId, ctx, timers, drivers, settings, clock, sharding)));
+        new DelegationEntity(delegationId, ctx, timers, drivers, settings, clock, parents, sharded)));
   }
 
   public static String persistenceIdOf(String delegationId) {
@@ -120,10 +145,11 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
   private final String delegationId;
   private final ActorContext<Command> ctx;
   private final TimerScheduler<Command> timers;
-  private final DelegationDrivers drivers;
+  private final DelegationDriver drivers;
   private final DelegationSettings settings;
   private final Clock clock;
-  private final ClusterSharding sharding;
+  private final Function<String, RecipientRef<RunEntity.Command>> parents;
+  private final Sharded sharded;
   private final List<ActorRef<Reply>> awaitingEnd = new ArrayList<>();
   private ActorRef<DelegationDriver.Command> driver;
   /** The deadline passed and the remote side was asked to cancel: the end is {@code timed_out}. */
@@ -131,8 +157,8 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
   private boolean cancelSent;
 
   private DelegationEntity(
-      String delegationId, ActorContext<Command> ctx, TimerScheduler<Command> timers, DelegationDrivers drivers,
-      DelegationSettings settings, Clock clock, ClusterSharding sharding) {
+      String delegationId, ActorContext<Command> ctx, TimerScheduler<Command> timers, DelegationDriver drivers,
+      DelegationSettings settings, Clock clock, Function<String, RecipientRef<RunEntity.Command>> parents, Sharded sharded) {
     super(PersistenceId.ofUniqueId(persistenceIdOf(delegationId)),
         SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
     this.delegationId = delegationId;
@@ -141,7 +167,8 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
     this.drivers = drivers;
     this.settings = settings;
     this.clock = clock;
-    this.sharding = sharding;
+    this.parents = parents;
+    this.sharded = sharded;
   }
 
   @Override
@@ -183,7 +210,7 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
         .onCommand(Get.class, (s, c) -> notFound(c.replyTo()))
         .onCommand(AwaitEnd.class, (s, c) -> notFound(c.replyTo()))
         .onCommand(Cancel.class, (s, c) -> c.replyTo() == null ? Effect().none() : notFound(c.replyTo()))
-        .onCommand(Idle.class, (s, c) -> Effect().stop());
+        .onCommand(Idle.class, (s, c) -> passivate());
 
     b.forState(s -> s.exists() && !s.status().isTerminal())
         .onCommand(FromDriver.class, (s, c) -> onDriver(s, c.report()))
@@ -191,6 +218,9 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
           if (clock.instant().isBefore(s.deadline())) {
             resume(s); // a step of a far deadline
             return Effect().none();
+          }
+          if (s.cancelReason() != null) {
+            return Effect().none(); // asked to cancel first: that ends it, within the cancel wait
           }
           if (!timingOut) {
             timingOut = true;
@@ -215,7 +245,7 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
               });
         })
         .onCommand(CancelWaitOver.class, (s, c) -> endAfterCancel(s, false, "the remote side did not confirm the cancel within "
-            + settings.cancelWait().toSeconds() + " s"))
+            + readable(settings.cancelWait())))
         .onCommand(DriverStopped.class, (s, c) -> {
           // a driver never stops by itself before the delegation ends: that is a bug, and it fails loudly
           return fail(s, "internal_error", "the delegation's driver stopped unexpectedly");
@@ -232,7 +262,7 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
           tellParent(s);
           return Effect().none();
         })
-        .onCommand(Idle.class, (s, c) -> s.parentInformed() ? Effect().stop() : Effect().none())
+        .onCommand(Idle.class, (s, c) -> s.parentInformed() ? passivate() : Effect().none())
         .onCommand(FromDriver.class, (s, c) -> Effect().none())
         .onCommand(DeadlineReached.class, (s, c) -> Effect().none())
         .onCommand(CancelWaitOver.class, (s, c) -> Effect().none())
@@ -256,7 +286,18 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
         })
         .onCommand(ParentRecorded.class, (s, c) -> Effect().none())
         .onCommand(TellParent.class, (s, c) -> Effect().none())
-        .onCommand(Idle.class, (s, c) -> Effect().none());
+        .onCommand(Idle.class, (s, c) -> Effect().none())
+        .onCommand(StopEntity.class, (s, c) -> {
+          if (sharded != null && s.exists() && !(s.status().isTerminal() && s.parentInformed()) && !shuttingDown()) {
+            // A command (a Start, say) reached the delegation between its request to passivate and
+            // this stop, and gave it work to do. It must not sleep: a passivated entity is
+            // forgotten by remembered entities, and its deadline with it. The shard holds this
+            // message until the stop is done, then starts the delegation again.
+            sharded.self().tell(new Wake());
+          }
+          return Effect().stop();
+        })
+        .onCommand(Wake.class, (s, c) -> Effect().none());
 
     return b.build();
   }
@@ -366,6 +407,10 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
   /** Pekko's timers cannot wait much beyond 248 days; a far deadline is reached in steps. */
   private static final Duration LONGEST_TIMER = Duration.ofDays(1);
 
+  private static String readable(Duration d) {
+    return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
+  }
+
   private static Duration min(Duration a, Duration b) {
     return a.compareTo(b) <= 0 ? a : b;
   }
@@ -380,12 +425,29 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
   }
 
   private void tellParent(DelegationState s) {
-    sharding.entityRefFor(RunEntity.TYPE_KEY, s.runId())
-        .tell(new RunEntity.DelegationReport(delegationId, s.status(), s.reason(), ctx.getSelf()));
+    parents.apply(s.runId()).tell(new RunEntity.DelegationReport(delegationId, s.status(), s.reason(), ctx.getSelf()));
   }
 
   private Instant now() {
     return clock.instant();
+  }
+
+  /**
+   * An idle delegation (ended and recorded by its run, or never created) leaves memory. Through
+   * sharding it must ask its shard: with remembered entities, one that simply stopped would be
+   * started again.
+   */
+  private Effect<DelegationEvent, DelegationState> passivate() {
+    if (sharded == null) {
+      return Effect().stop();
+    }
+    sharded.shard().tell(new ClusterSharding.Passivate<>(ctx.getSelf()));
+    return Effect().none();
+  }
+
+  /** A node that shuts down hands its delegations over by remembered entities, not by waking them. */
+  private boolean shuttingDown() {
+    return CoordinatedShutdown.get(ctx.getSystem()).getShutdownReason().isPresent();
   }
 
   /** For the route's long poll: whether a reply shows an end. */

@@ -8,8 +8,6 @@ import dev.reins.protocol.delegation.DelegationStatus;
 import dev.reins.protocol.run.RunDelegation;
 import dev.reins.runtime.delegation.DelegationEntity;
 import dev.reins.runtime.delegation.DelegationSettings;
-import java.util.HashSet;
-import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import dev.reins.protocol.run.RunEvent;
 import dev.reins.protocol.run.RunSpec;
 import dev.reins.protocol.run.RunState;
@@ -24,10 +22,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.function.BiConsumer;
+import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -221,8 +221,23 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   public static Behavior<Command> create(
       String runId, ActorRef<WorkerPool.Command> pool, RunSettings settings, TenantQuota.Client quota, Clock clock,
       Sharded sharded) {
+    return create(runId, pool, settings, quota, clock, sharded, null);
+  }
+
+  /**
+   * @param delegations how the run reaches its delegations; {@code null}: through sharding (tests
+   *     pass a probe)
+   */
+  public static Behavior<Command> create(
+      String runId, ActorRef<WorkerPool.Command> pool, RunSettings settings, TenantQuota.Client quota, Clock clock,
+      Sharded sharded, Function<String, RecipientRef<DelegationEntity.Command>> delegations) {
     return Behaviors.setup(
-        ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, quota, clock, sharded)));
+        ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, quota, clock, sharded,
+            delegations != null ? delegations : viaSharding(ctx.getSystem()))));
+  }
+
+  private static Function<String, RecipientRef<DelegationEntity.Command>> viaSharding(ActorSystem<?> system) {
+    return delegationId -> ClusterSharding.get(system).entityRefFor(DelegationEntity.TYPE_KEY, delegationId);
   }
 
   /** Without tenant limits (tests). */
@@ -246,6 +261,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   private final TenantQuota.Client quota;
   private final Clock clock;
   private final Sharded sharded;
+  private final Function<String, RecipientRef<DelegationEntity.Command>> delegations;
   /** This run's slice of the global feed (see JournalTags). */
   private final Set<String> tags;
   private final ActorRefResolver resolver;
@@ -266,7 +282,8 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       RunSettings settings,
       TenantQuota.Client quota,
       Clock clock,
-      Sharded sharded) {
+      Sharded sharded,
+      Function<String, RecipientRef<DelegationEntity.Command>> delegations) {
     super(
         PersistenceId.of(TYPE_KEY.name(), runId),
         SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
@@ -278,6 +295,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     this.quota = quota;
     this.clock = clock;
     this.sharded = sharded;
+    this.delegations = delegations;
     this.tags = Set.of(JournalTags.sliceOf(RunJournal.persistenceId(runId)));
     this.resolver = ActorRefResolver.get(ctx.getSystem());
     this.delegationSettings = settings.delegations();
@@ -702,8 +720,8 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     return null;
   }
 
-  private EntityRef<DelegationEntity.Command> delegationRef(String delegationId) {
-    return ClusterSharding.get(ctx.getSystem()).entityRefFor(DelegationEntity.TYPE_KEY, delegationId);
+  private RecipientRef<DelegationEntity.Command> delegationRef(String delegationId) {
+    return delegations.apply(delegationId);
   }
 
   // ---- side effects of being in a state -------------------------------------------------------
