@@ -736,8 +736,8 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       timers.startSingleTimer(IDLE_TIMER, new Idle(), unknownRunIdle());
       return;
     }
-    tendDelegations(s);
     if (!s.status().isTerminal()) {
+      tendDelegations(s); // a terminal run tends them below, after its timers are cancelled
       timers.cancel(IDLE_TIMER);
       // a live run holds a lease on its tenant's count of active runs (see TenantQuota)
       if (!timers.isTimerActive(LEASE_TIMER)) {

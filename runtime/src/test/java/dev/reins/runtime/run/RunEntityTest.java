@@ -2,6 +2,7 @@ package dev.reins.runtime.run;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,6 +13,15 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.reins.protocol.api.SubmitRunRequest;
 import dev.reins.protocol.auth.Tenants;
+import dev.reins.protocol.delegation.DelegationSpec;
+import dev.reins.protocol.delegation.DelegationStatus;
+import dev.reins.protocol.delegation.DelegationTarget;
+import dev.reins.protocol.run.RunDelegation;
+import dev.reins.runtime.delegation.DelegationEntity;
+import dev.reins.runtime.delegation.DelegationSettings;
+import dev.reins.runtime.tenant.TenantQuota;
+import java.util.HashSet;
+import java.util.Set;
 import dev.reins.protocol.run.ProcessSpec;
 import dev.reins.protocol.run.RetryPolicy;
 import dev.reins.protocol.run.RunEvent;
@@ -40,6 +50,7 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.RecipientRef;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.persistence.testkit.PersistenceTestKitSnapshotPlugin;
 import org.apache.pekko.persistence.testkit.ProcessingSuccess;
@@ -101,6 +112,10 @@ class RunEntityTest {
   private MutableClock clock;
   private TestProbe<WorkerPool.Command> pool;
   private TestProbe<ProcessWorker.Command> worker;
+  /** What the run under test tells its delegations, each message with the id it was sent to. */
+  private TestProbe<ToDelegation> delegations;
+
+  record ToDelegation(String delegationId, DelegationEntity.Command command) {}
   private String runId;
   private EventSourcedBehaviorTestKit<RunEntity.Command, RunEvent, RunState> entity;
 
@@ -109,6 +124,7 @@ class RunEntityTest {
     clock = new MutableClock(T0);
     pool = kit.createTestProbe();
     worker = kit.createTestProbe();
+    delegations = kit.createTestProbe();
     runId = "run-" + runs.incrementAndGet();
     entity = entity(SETTINGS);
   }
@@ -1150,32 +1166,303 @@ class RunEntityTest {
     client.expectTerminated(unknown, WAIT);
   }
 
+  // ---- delegations ----------------------------------------------------------------------------
+
+  @ParameterizedTest
+  @EnumSource(value = RunStatus.class, names = {"PENDING", "RUNNING"})
+  void aLiveRunJournalsADelegationBeforeItStartsIt(RunStatus status) {
+    given(status, 1);
+    DelegationSpec spec = delegationSpec("d", DelegationSpec.OnParentEnd.CANCEL);
+
+    CommandResultWithReply<RunEntity.Command, RunEvent, RunState, RunEntity.DelegateReply> result = delegate("d-1", spec);
+
+    assertEquals(Outcome.CREATED, result.reply().outcome());
+    Instant deadline = T0.plusSeconds(spec.timeoutSeconds());
+    assertEquals(List.of(new RunEvent.DelegationRequested("d-1", spec, deadline, 1, T0)), result.events());
+    assertEquals(new RunDelegation("d-1", spec, deadline, DelegationStatus.PENDING, T0), result.reply().delegation());
+    assertEquals(result.reply().delegation(), result.state().delegations().get("d-1"));
+    DelegationEntity.Start start = nextStart();
+    assertEquals(List.of("d-1", runId, Tenants.DEFAULT, spec, deadline),
+        List.of(start.delegationId(), start.runId(), start.tenant(), start.spec(), start.deadline()));
+    assertRecovers();
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = RunStatus.class, names = {"CANCELLING", "CANCELLED", "SUCCEEDED", "FAILED", "TIMED_OUT"})
+  void onlyAPendingOrRunningRunMayDelegate(RunStatus status) {
+    RunState before = given(status, 1);
+
+    CommandResultWithReply<RunEntity.Command, RunEvent, RunState, RunEntity.DelegateReply> result =
+        delegate("d-1", delegationSpec("d", DelegationSpec.OnParentEnd.CANCEL));
+
+    assertEquals(Outcome.INVALID_STATE, result.reply().outcome());
+    assertTrue(result.reply().detail().contains(status.json()), result.reply().detail());
+    assertTrue(result.events().isEmpty());
+    assertEquals(before, result.state());
+    delegations.expectNoMessage(QUIET);
+  }
+
+  @Test
+  void anUnknownRunCannotDelegate() {
+    CommandResultWithReply<RunEntity.Command, RunEvent, RunState, RunEntity.DelegateReply> result =
+        delegate("d-1", delegationSpec("d", DelegationSpec.OnParentEnd.CANCEL));
+    assertEquals(Outcome.NOT_FOUND, result.reply().outcome());
+    assertTrue(result.events().isEmpty());
+  }
+
+  @Test
+  void theSameDelegationAskedForAgainIsTheSameOneAndAnotherWithItsIdIsAConflict() {
+    given(RunStatus.RUNNING, 1);
+    DelegationSpec spec = delegationSpec("same", DelegationSpec.OnParentEnd.CANCEL);
+    RunDelegation created = delegate("d-1", spec).reply().delegation();
+    clock.set(T0.plusSeconds(5));
+
+    CommandResultWithReply<RunEntity.Command, RunEvent, RunState, RunEntity.DelegateReply> same = delegate("d-1", spec);
+    assertEquals(Outcome.EXISTS, same.reply().outcome());
+    assertEquals(created, same.reply().delegation(), "the same delegation, with its first deadline");
+    assertTrue(same.events().isEmpty());
+
+    // the journaled spec is compared after a restart too (it went through the journal's JSON)
+    assertRecovers();
+    assertEquals(Outcome.EXISTS, delegate("d-1", spec).reply().outcome());
+
+    CommandResultWithReply<RunEntity.Command, RunEvent, RunState, RunEntity.DelegateReply> other =
+        delegate("d-1", delegationSpec("other", DelegationSpec.OnParentEnd.CANCEL));
+    assertEquals(Outcome.IDEMPOTENCY_CONFLICT, other.reply().outcome());
+    assertTrue(other.events().isEmpty());
+  }
+
+  @Test
+  void aRunMayHaveAsManyDelegationsAsTheCapAndNoMore() {
+    entity = entity(withDelegations(SETTINGS, 2));
+    given(RunStatus.RUNNING, 1);
+    assertEquals(Outcome.CREATED, delegate("d-1", delegationSpec("1", DelegationSpec.OnParentEnd.CANCEL)).reply().outcome());
+    assertEquals(Outcome.CREATED, delegate("d-2", delegationSpec("2", DelegationSpec.OnParentEnd.CANCEL)).reply().outcome());
+
+    CommandResultWithReply<RunEntity.Command, RunEvent, RunState, RunEntity.DelegateReply> third =
+        delegate("d-3", delegationSpec("3", DelegationSpec.OnParentEnd.CANCEL));
+
+    assertEquals(Outcome.LIMIT_REACHED, third.reply().outcome());
+    assertTrue(third.reply().detail().contains("delegations-per-run"), third.reply().detail());
+    assertTrue(third.events().isEmpty());
+    // asking again for one it has is still answered
+    assertEquals(Outcome.EXISTS, delegate("d-2", delegationSpec("2", DelegationSpec.OnParentEnd.CANCEL)).reply().outcome());
+  }
+
+  @Test
+  void anotherTenantOrAPerRunTokenOfAnEndedAttemptCannotDelegate() {
+    given(RunStatus.RUNNING, 1);
+    DelegationSpec spec = delegationSpec("d", DelegationSpec.OnParentEnd.CANCEL);
+    assertEquals(Outcome.NOT_FOUND, entity.<RunEntity.DelegateReply>runCommand(
+        r -> new RunEntity.Delegate(RunAccess.tenant("other"), "d-1", spec, r)).reply().outcome());
+    assertEquals(Outcome.ATTEMPT_ENDED, entity.<RunEntity.DelegateReply>runCommand(
+        r -> new RunEntity.Delegate(RunAccess.runToken(Tenants.DEFAULT, runId, 2), "d-1", spec, r)).reply().outcome());
+    assertEquals(Outcome.CREATED, entity.<RunEntity.DelegateReply>runCommand(
+        r -> new RunEntity.Delegate(RunAccess.runToken(Tenants.DEFAULT, runId, 1), "d-1", spec, r)).reply().outcome());
+    assertTrue(entity.getState().delegations().containsKey("d-1"));
+  }
+
+  @Test
+  void theRunStartsItsDelegationsAgainUntilEachConfirmedAlsoAfterARestart() {
+    entity = entity(withDelegations(SETTINGS, 100, Duration.ofMillis(100)));
+    given(RunStatus.RUNNING, 1);
+    delegate("d-1", delegationSpec("d", DelegationSpec.OnParentEnd.CANCEL));
+    DelegationEntity.Start first = nextStart();
+    assertEquals(first, nextStart());
+
+    first.replyTo().tell(new DelegationEntity.Started("d-1"));
+    receiveUntilQuiet(delegations, 5);
+    delegations.expectNoMessage(QUIET);
+
+    entity.restart();
+    DelegationEntity.Start again = nextStart();
+    assertEquals("d-1", again.delegationId());
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = RunStatus.class, names = {"PENDING", "RUNNING"})
+  void cancellingTheRunCancelsEveryLiveDelegationWhateverItsOnParentEnd(RunStatus status) {
+    given(status, 1);
+    confirmedDelegation("d-1", DelegationSpec.OnParentEnd.CANCEL);
+    confirmedDelegation("d-2", DelegationSpec.OnParentEnd.ABANDON);
+    confirmedDelegation("d-3", DelegationSpec.OnParentEnd.CANCEL);
+    recordEnd("d-3", DelegationStatus.COMPLETED);
+
+    cancel("user asked", null);
+
+    assertEquals(Set.of("d-1", "d-2"), cancelled(2));
+    delegations.expectNoMessage(QUIET);
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = RunStatus.class, names = {"SUCCEEDED", "FAILED"})
+  void aRunEndingOtherwiseCancelsOnlyTheDelegationsThatAskedForIt(RunStatus end) {
+    given(RunStatus.RUNNING, 1);
+    confirmedDelegation("d-1", DelegationSpec.OnParentEnd.CANCEL);
+    confirmedDelegation("d-2", DelegationSpec.OnParentEnd.ABANDON);
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> exit = report(exited(1, end == RunStatus.SUCCEEDED ? 0 : 2, null, worker));
+    assertEquals(end, exit.state().status());
+
+    assertEquals(Set.of("d-1"), cancelled(1));
+    delegations.expectNoMessage(QUIET);
+    // the cancel is repeated until the delegation's end is recorded, also after a restart
+    entity.restart();
+    assertEquals(Set.of("d-1"), cancelled(1));
+  }
+
+  @Test
+  void aTimedOutRunCancelsItsOnParentEndCancelDelegationsFromItsJournal() {
+    RunSpec spec = spec(RetryPolicy.NONE, 3600);
+    DelegationSpec cancel = delegationSpec("d-1", DelegationSpec.OnParentEnd.CANCEL);
+    DelegationSpec abandon = delegationSpec("d-2", DelegationSpec.OnParentEnd.ABANDON);
+    entity.initialize(
+        new RunEvent.RunSubmitted(runId, spec, 1, T0),
+        new RunEvent.AttemptPlaced(1, placedOn(worker), T0),
+        new RunEvent.AttemptStarted(1, startedOn(worker), T0),
+        new RunEvent.DelegationRequested("d-1", cancel, T0.plusSeconds(600), 1, T0),
+        new RunEvent.DelegationRequested("d-2", abandon, T0.plusSeconds(600), 1, T0),
+        new RunEvent.TimeoutReached(1, T0),
+        new RunEvent.AttemptExited(1, null, "TERM", T0));
+    assertEquals(RunStatus.TIMED_OUT, entity.getState().status());
+
+    // recovered: both are started again (idempotent), and the one that asked for it is cancelled
+    assertEquals(Set.of("d-1"), cancelled(1));
+    receiveUntilQuiet(delegations, 5);
+  }
+
+  @Test
+  void aDelegationsEndIsRecordedOnceAndAcknowledgedEveryTime() {
+    given(RunStatus.RUNNING, 1);
+    confirmedDelegation("d-1", DelegationSpec.OnParentEnd.CANCEL);
+    TestProbe<DelegationEntity.Command> delegation = kit.createTestProbe();
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> ended = entity.runCommand(
+        new RunEntity.DelegationReport("d-1", DelegationStatus.FAILED, "http_error", delegation.ref()));
+
+    assertEquals(List.of(new RunEvent.DelegationEnded("d-1", DelegationStatus.FAILED, "http_error", 1, T0)), ended.events());
+    assertEquals(DelegationStatus.FAILED, ended.state().delegations().get("d-1").status());
+    assertEquals(new DelegationEntity.ParentRecorded("d-1"), delegation.receiveMessage(WAIT));
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> again = entity.runCommand(
+        new RunEntity.DelegationReport("d-1", DelegationStatus.FAILED, "http_error", delegation.ref()));
+    assertTrue(again.events().isEmpty());
+    assertEquals(new DelegationEntity.ParentRecorded("d-1"), delegation.receiveMessage(WAIT));
+    assertRecovers();
+
+    // an ended delegation is not cancelled with its run
+    cancel("user asked", null);
+    delegations.expectNoMessage(QUIET);
+  }
+
+  @Test
+  void aTerminalRunStillRecordsTheEndOfADelegationThatOutlivedIt() {
+    given(RunStatus.RUNNING, 1);
+    confirmedDelegation("d-1", DelegationSpec.OnParentEnd.ABANDON);
+    report(exited(1, 0, null, worker));
+    TestProbe<DelegationEntity.Command> delegation = kit.createTestProbe();
+
+    CommandResult<RunEntity.Command, RunEvent, RunState> ended = entity.runCommand(
+        new RunEntity.DelegationReport("d-1", DelegationStatus.COMPLETED, null, delegation.ref()));
+
+    assertEquals(1, ended.events().size());
+    assertEquals(DelegationStatus.COMPLETED, ended.state().delegations().get("d-1").status());
+    assertEquals(RunStatus.SUCCEEDED, ended.state().status());
+    assertEquals(new DelegationEntity.ParentRecorded("d-1"), delegation.receiveMessage(WAIT));
+  }
+
   // ---- helpers --------------------------------------------------------------------------------
 
   private static RunSettings settings(Duration passivateAfter, int snapshotEvery) {
-    return new RunSettings(new SubmitRunRequest.Defaults(3600, GRACE, 1, 1), passivateAfter, Duration.ofMinutes(10), snapshotEvery,
-        Duration.ofSeconds(20), Duration.ofMinutes(10), Duration.ZERO, RunSettings.LONGEST_TIMER);
+    return withDelegations(new RunSettings(new SubmitRunRequest.Defaults(3600, GRACE, 1, 1), passivateAfter, Duration.ofMinutes(10),
+        snapshotEvery, Duration.ofSeconds(20), Duration.ofMinutes(10), Duration.ZERO, RunSettings.LONGEST_TIMER), 100);
   }
 
   private static RunSettings withStopResend(RunSettings s, Duration stopResendInterval) {
     return new RunSettings(s.defaults(), s.passivateAfter(), stopResendInterval, s.snapshotEvery(), s.leaseRefresh(),
-        s.pendingRecheck(), s.lostWorkerDelay(), s.longestTimer());
+        s.pendingRecheck(), s.lostWorkerDelay(), s.longestTimer(), s.delegations());
   }
 
   private static RunSettings withPendingRecheck(RunSettings s, Duration pendingRecheck) {
     return new RunSettings(s.defaults(), s.passivateAfter(), s.stopResendInterval(), s.snapshotEvery(), s.leaseRefresh(),
-        pendingRecheck, s.lostWorkerDelay(), s.longestTimer());
+        pendingRecheck, s.lostWorkerDelay(), s.longestTimer(), s.delegations());
   }
 
   private static RunSettings withLostWorkerDelay(RunSettings s, Duration lostWorkerDelay) {
     return new RunSettings(s.defaults(), s.passivateAfter(), s.stopResendInterval(), s.snapshotEvery(), s.leaseRefresh(),
-        s.pendingRecheck(), lostWorkerDelay, s.longestTimer());
+        s.pendingRecheck(), lostWorkerDelay, s.longestTimer(), s.delegations());
+  }
+
+  private static RunSettings withDelegations(RunSettings s, int perRun) {
+    return withDelegations(s, perRun, Duration.ofMinutes(10));
+  }
+
+  private static RunSettings withDelegations(RunSettings s, int perRun, Duration resend) {
+    DelegationSettings d = new DelegationSettings(Duration.ofMinutes(30), 1024 * 1024, Duration.ofSeconds(5), resend,
+        Duration.ofSeconds(30), perRun, Duration.ofSeconds(30));
+    return new RunSettings(s.defaults(), s.passivateAfter(), s.stopResendInterval(), s.snapshotEvery(), s.leaseRefresh(),
+        s.pendingRecheck(), s.lostWorkerDelay(), s.longestTimer(), d);
+  }
+
+  /** Delegations as the run reaches them: its test's probe (an entity of an earlier test keeps its own). */
+  private static Function<String, RecipientRef<DelegationEntity.Command>> delegationRefs(ActorRef<ToDelegation> probe) {
+    return delegationId -> new RecipientRef<>() {
+      @Override
+      public void tell(DelegationEntity.Command command) {
+        probe.tell(new ToDelegation(delegationId, command));
+      }
+    };
+  }
+
+  private DelegationEntity.Start nextStart() {
+    return assertInstanceOf(DelegationEntity.Start.class, delegations.receiveMessage(WAIT).command());
+  }
+
+  private static DelegationSpec delegationSpec(String text, DelegationSpec.OnParentEnd onParentEnd) {
+    return new DelegationSpec(new DelegationTarget.A2a("http://127.0.0.1:9/", new DelegationTarget.Message(text, null)), 600,
+        onParentEnd, "key-" + text);
+  }
+
+  private CommandResultWithReply<RunEntity.Command, RunEvent, RunState, RunEntity.DelegateReply> delegate(
+      String delegationId, DelegationSpec spec) {
+    return entity.runCommand(r -> new RunEntity.Delegate(RunAccess.INTERNAL, delegationId, spec, r));
+  }
+
+  /** A delegation the run asked for and whose start the delegation confirmed. */
+  private void confirmedDelegation(String delegationId, DelegationSpec.OnParentEnd onParentEnd) {
+    assertEquals(Outcome.CREATED, delegate(delegationId, delegationSpec(delegationId, onParentEnd)).reply().outcome());
+    DelegationEntity.Start start = nextStart();
+    assertEquals(delegationId, start.delegationId());
+    start.replyTo().tell(new DelegationEntity.Started(delegationId));
+  }
+
+  private void recordEnd(String delegationId, DelegationStatus status) {
+    TestProbe<DelegationEntity.Command> delegation = kit.createTestProbe();
+    entity.runCommand(new RunEntity.DelegationReport(delegationId, status, null, delegation.ref()));
+    delegation.expectMessage(WAIT, new DelegationEntity.ParentRecorded(delegationId));
+  }
+
+  /** The ids of the next {@code count} delegations the run cancels (each a cancel from Reins itself). */
+  private Set<String> cancelled(int count) {
+    Set<String> ids = new HashSet<>();
+    while (ids.size() < count) {
+      ToDelegation to = delegations.receiveMessage(WAIT);
+      if (to.command() instanceof DelegationEntity.Start start) {
+        start.replyTo().tell(new DelegationEntity.Started(start.delegationId())); // after a restart
+        continue;
+      }
+      DelegationEntity.Cancel cancel = assertInstanceOf(DelegationEntity.Cancel.class, to.command());
+      assertNull(cancel.tenant());
+      assertNull(cancel.replyTo());
+      assertTrue(ids.add(to.delegationId()), "cancelled twice: " + to.delegationId());
+    }
+    return ids;
   }
 
   private EventSourcedBehaviorTestKit<RunEntity.Command, RunEvent, RunState> entity(RunSettings settings) {
     return EventSourcedBehaviorTestKit.create(
         kit.system(),
-        RunEntity.create(runId, pool.ref(), settings, clock, null),
+        RunEntity.create(runId, pool.ref(), settings, TenantQuota.Client.UNLIMITED, clock, null, delegationRefs(delegations.ref())),
         EventSourcedBehaviorTestKit.enabledSerializationSettings().withVerifyEquality(true));
   }
 
