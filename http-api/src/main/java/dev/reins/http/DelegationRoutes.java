@@ -145,7 +145,7 @@ final class DelegationRoutes extends AllDirectives {
                   ? CompletableFuture.completedFuture(DelegationView.requested(runId, d))
                   : CompletableFuture.completedFuture(DelegationView.of(r.state())))
               .exceptionallyCompose(e -> view(runId, d, c.tenant()));
-      return onSuccess(view, v -> Json.complete(StatusCodes.OK, v, List.of()));
+      return RunRoutes.longPoll(wait, () -> onSuccess(view, v -> Json.complete(StatusCodes.OK, v, List.of())));
     });
   }
 

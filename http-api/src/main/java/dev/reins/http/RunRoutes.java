@@ -187,8 +187,21 @@ final class RunRoutes extends AllDirectives {
                   })
                   .thenApply(latest -> cancelResponse(latest, reply.outcome()));
             });
-    return onSuccess(answer, r -> r);
+    return longPoll(wait, () -> onSuccess(answer, r -> r));
   }
+
+  /**
+   * A long poll may outlast the server's request timeout (Pekko HTTP's 20 s by default, and a wait
+   * may be 60 s): the request gets the wait, plus time to answer, instead of a 503 halfway.
+   */
+  static Route longPoll(Duration wait, Supplier<Route> inner) {
+    if (wait.isZero()) {
+      return inner.get();
+    }
+    return new AllDirectives() {}.withRequestTimeout(wait.plus(LONG_POLL_MARGIN), inner);
+  }
+
+  private static final Duration LONG_POLL_MARGIN = Duration.ofSeconds(15);
 
   private Route cancelResponse(RunEntity.Reply reply, Outcome outcome) {
     return switch (outcome) {

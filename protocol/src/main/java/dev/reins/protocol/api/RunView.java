@@ -9,7 +9,10 @@ import dev.reins.protocol.run.RunStatus;
 import java.time.Instant;
 import java.util.Map;
 
-/** A run as {@code GET /v1/runs/{id}} shows it. {@code version} is the last event's sequence number. */
+/**
+ * A run as {@code GET /v1/runs/{id}} shows it. {@code version} is the last event's sequence number;
+ * {@code parentRunId} is set on a child run (the target of a delegation of that run).
+ */
 public record RunView(
     String id,
     String tenant,
@@ -27,6 +30,7 @@ public record RunView(
     ExitInfo exit,
     CancelInfo cancel,
     Instant retryAt,
+    String parentRunId,
     long version) {
 
   public record Worker(String node, long pid) {}
@@ -49,6 +53,7 @@ public record RunView(
         s.exit(),
         s.cancel(),
         s.retryAt(),
+        s.parentRunId(),
         version);
   }
 }

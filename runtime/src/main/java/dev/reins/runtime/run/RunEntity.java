@@ -653,8 +653,9 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       return Effect().reply(c.replyTo(), new DelegateReply(Outcome.LIMIT_REACHED, s, null,
           "the run has " + s.delegations().size() + " delegations, as many as one run may have (reins.limits.delegations-per-run)"));
     }
-    Instant deadline = now().plusSeconds(c.spec().timeoutSeconds());
-    return Effect().persist(new RunEvent.DelegationRequested(c.delegationId(), c.spec(), deadline, s.attempt(), now()))
+    Instant at = now();
+    Instant deadline = at.plusSeconds(c.spec().timeoutSeconds()); // absolute: the budget counts from the request
+    return Effect().persist(new RunEvent.DelegationRequested(c.delegationId(), c.spec(), deadline, s.attempt(), at))
         .thenRun(this::resume)
         .thenReply(c.replyTo(), next -> new DelegateReply(Outcome.CREATED, next, next.delegations().get(c.delegationId()), null));
   }
