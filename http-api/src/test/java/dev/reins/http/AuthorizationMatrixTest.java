@@ -58,6 +58,8 @@ class AuthorizationMatrixTest {
   private RunWithToken ended;
   /** A token a refused revocation names. */
   private String victimTokenId;
+  /** A delegation of {@link #target} (a sleeping child run): reads name it, and so does a refused cancel. */
+  private String targetDelegation;
   private List<Caller> callers;
   private final List<String> toCancel = new ArrayList<>();
 
@@ -83,12 +85,14 @@ class AuthorizationMatrixTest {
 
   @BeforeAll
   void start() throws Exception {
-    server = TestServer.start();
+    // the allowed delegation samples keep runs and child runs going until the end: room for all
+    server = TestServer.start(Map.of("reins.worker.slots", 32));
     target = running();
     another = running();
     ended = server.submitShowingToken(null, PATIENCE);
     server.awaitState(ended.id(), "succeeded", PATIENCE);
     victimTokenId = server.createToken(null, "runs:read").get("id").asText();
+    targetDelegation = delegate(target.id());
 
     callers = new ArrayList<>();
     callers.add(new Caller("no token", Kind.NO_TOKEN, Set.of(), null));
@@ -182,6 +186,25 @@ class AuthorizationMatrixTest {
       return new Prepared(Map.of("tokenId", id), null, 200, target, () -> assertFalse(
           token(victimTokenId).has("revokedAt"), "a refused request revoked token " + victimTokenId));
     });
+    samples.put("POST /runs/{id}/delegations", allowed -> {
+      RunWithToken run = allowed ? running() : target;
+      JsonNode before = TestServer.json(server.get("/v1/runs/" + run.id() + "/delegations"));
+      Prepared onRun = onRun(run, "{\"target\":{\"type\":\"run\",\"executor\":{\"command\":[\"true\"]}}}", 202);
+      return new Prepared(onRun.params(), onRun.body(), 202, run, () -> {
+        onRun.unchanged().run();
+        assertEquals(before.size(), TestServer.json(server.get("/v1/runs/" + run.id() + "/delegations")).size(),
+            "a refused request created a delegation");
+      });
+    });
+    samples.put("GET /runs/{id}/delegations", allowed -> onRun(target, null, 200));
+    samples.put("GET /runs/{id}/delegations/{did}", allowed -> onDelegation(target, targetDelegation, 200));
+    samples.put("POST /runs/{id}/delegations/{did}/cancel", allowed -> {
+      if (allowed) {
+        RunWithToken run = running();
+        return onDelegation(run, delegate(run.id()), 202);
+      }
+      return onDelegation(target, targetDelegation, 202);
+    });
     samples.put("GET /cluster", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
     samples.put("GET /health/live", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
     samples.put("GET /health/ready", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
@@ -196,6 +219,32 @@ class AuthorizationMatrixTest {
       assertEquals(before.get("state").asText(), after.get("state").asText(), "state of run " + run.id());
       assertEquals(before.get("version").asLong(), after.get("version").asLong(), "a refused request wrote an event");
     });
+  }
+
+  /**
+   * A request naming delegation {@code did} of {@code run}; refused, it must leave the run's
+   * version and the delegation's state as they are.
+   */
+  private Prepared onDelegation(RunWithToken run, String did, int success) throws Exception {
+    Prepared onRun = onRun(run, null, success);
+    String path = "/v1/runs/" + run.id() + "/delegations/" + did;
+    String state = TestServer.json(server.get(path)).get("state").asText();
+    return new Prepared(Map.of("id", run.id(), "did", did), null, success, run, () -> {
+      onRun.unchanged().run();
+      assertEquals(state, TestServer.json(server.get(path)).get("state").asText(), "state of delegation " + did);
+    });
+  }
+
+  /** A delegation of {@code runId} to a child run that sleeps until it is cancelled (with its parent). */
+  private String delegate(String runId) throws Exception {
+    HttpResponse<String> r = server.post("/v1/runs/" + runId + "/delegations",
+        "{\"target\":{\"type\":\"run\",\"executor\":{\"command\":[\"sleep\",\"600\"]}}}");
+    assertEquals(202, r.statusCode(), r.body());
+    String id = TestServer.json(r).get("id").asText();
+    // working: its child run exists, so that a cancel has something to cancel
+    TestServer.awaitAssert(PATIENCE, () -> assertEquals("working",
+        TestServer.json(server.get("/v1/runs/" + runId + "/delegations/" + id)).get("state").asText()));
+    return id;
   }
 
   // ---- the matrix ------------------------------------------------------------------------------

@@ -215,6 +215,30 @@ class DelegationEntityTest {
     assertEquals(List.of(text("abc"), text("x".repeat(61))), result.parts());
   }
 
+  @Test
+  void resultsAreCappedAtOneMebibyteByDefaultWithoutSplittingACharacter() {
+    DelegationSettings configured = DelegationSettings.fromConfig(ConfigFactory.load());
+    assertEquals(DelegationSettings.DEFAULTS, configured);
+    assertEquals(1024 * 1024, configured.resultCap());
+
+    String mebibyte = "y".repeat(1024 * 1024);
+    DelegationResult fits = DelegationResults.cap(new DelegationResult(List.of(text(mebibyte)), null, false), configured.resultCap());
+    assertFalse(fits.truncated());
+    DelegationResult over = DelegationResults.cap(new DelegationResult(List.of(text(mebibyte), text("z")), null, false),
+        configured.resultCap());
+    assertTrue(over.truncated());
+    assertEquals(List.of(text(mebibyte)), over.parts());
+
+    // a data part that does not fit is left out, not cut; text is cut between characters
+    DelegationResult data = DelegationResults.cap(new DelegationResult(List.of(
+        new DelegationResult.Part("a", null, com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode().put("k", "v".repeat(100)))),
+        null, false), 64);
+    assertEquals(List.of(), data.parts());
+    assertTrue(data.truncated());
+    DelegationResult accents = DelegationResults.cap(new DelegationResult(List.of(text("\u00e9".repeat(40))), null, false), 65);
+    assertEquals(List.of(text("\u00e9".repeat(32))), accents.parts());
+  }
+
   // ---- the deadline ---------------------------------------------------------------------------
 
   @Test
