@@ -29,13 +29,54 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * parentRunId} set; the driver then waits for its end, and a cancel cancels it like any run.
  */
 public final class ChildRunDriver implements DelegationDriver {
-  private final Runs runs;
+  private final ChildRuns runs;
   private final TenantQuota.Client quota;
   private final Duration cancelGrace;
   /** How long one wait for the child's end lasts before the driver looks again. */
   private final Duration watch;
 
+  /** What the driver asks of runs: {@link Runs} (through sharding, as Reins itself), or a script in tests. */
+  public interface ChildRuns {
+    CompletionStage<RunEntity.Reply> submitChild(String runId, String tenant, RunSpec spec, String parentRunId, String delegationId);
+
+    CompletionStage<RunEntity.Reply> get(String runId);
+
+    CompletionStage<RunEntity.Reply> cancel(String runId, String reason);
+
+    /** Completes when the run is terminal, or fails with a timeout after {@code wait}. */
+    CompletionStage<RunEntity.Reply> awaitTerminal(String runId, Duration wait);
+
+    static ChildRuns of(Runs runs) {
+      return new ChildRuns() {
+        @Override
+        public CompletionStage<RunEntity.Reply> submitChild(
+            String runId, String tenant, RunSpec spec, String parentRunId, String delegationId) {
+          return runs.submitChild(runId, tenant, spec, parentRunId, delegationId);
+        }
+
+        @Override
+        public CompletionStage<RunEntity.Reply> get(String runId) {
+          return runs.get(runId, RunAccess.INTERNAL);
+        }
+
+        @Override
+        public CompletionStage<RunEntity.Reply> cancel(String runId, String reason) {
+          return runs.cancel(runId, RunAccess.INTERNAL, reason, null);
+        }
+
+        @Override
+        public CompletionStage<RunEntity.Reply> awaitTerminal(String runId, Duration wait) {
+          return runs.awaitTerminal(runId, RunAccess.INTERNAL, wait);
+        }
+      };
+    }
+  }
+
   public ChildRunDriver(Runs runs, TenantQuota.Client quota, Duration cancelGrace, Duration watch) {
+    this(ChildRuns.of(runs), quota, cancelGrace, watch);
+  }
+
+  public ChildRunDriver(ChildRuns runs, TenantQuota.Client quota, Duration cancelGrace, Duration watch) {
     this.runs = runs;
     this.quota = quota;
     this.cancelGrace = cancelGrace;
@@ -182,16 +223,16 @@ public final class ChildRunDriver implements DelegationDriver {
   }
 
   private void cancel(ActorContext<Command> ctx, String childId) {
-    ctx.pipeToSelf(runs.cancel(childId, RunAccess.INTERNAL, "its delegation was cancelled", null), CancelAnswered::new);
+    ctx.pipeToSelf(runs.cancel(childId, "its delegation was cancelled"), CancelAnswered::new);
   }
 
   private void look(ActorContext<Command> ctx, String childId) {
-    ctx.pipeToSelf(runs.get(childId, RunAccess.INTERNAL), Looked::new);
+    ctx.pipeToSelf(runs.get(childId), Looked::new);
   }
 
   private void await(ActorContext<Command> ctx, String childId) {
-    CompletionStage<RunEntity.Reply> end = runs.awaitTerminal(childId, RunAccess.INTERNAL, watch)
-        .exceptionallyCompose(e -> runs.get(childId, RunAccess.INTERNAL));
+    CompletionStage<RunEntity.Reply> end = runs.awaitTerminal(childId, watch)
+        .exceptionallyCompose(e -> runs.get(childId));
     ctx.pipeToSelf(end, Looked::new);
   }
 
