@@ -43,6 +43,8 @@ class StrictRequestsTest {
   private TestServer strict;
   private String plainRun;
   private String plainTokenId;
+  /** A delegation of {@link #plainRun} to a sleeping child run (cancelled with its parent). */
+  private String plainDelegation;
   private String strictRun;
 
   @BeforeAll
@@ -53,6 +55,10 @@ class StrictRequestsTest {
         "reins.http.allowed-hosts", "127.0.0.1, LocalHost"));
     plainRun = plain.submitShowingToken("exec sleep 600", PATIENCE).id(); // it has output, for HEAD of its logs
     plainTokenId = plain.createToken(null, "runs:read").get("id").asText();
+    HttpResponse<String> delegated = plain.post("/v1/runs/" + plainRun + "/delegations",
+        "{\"target\":{\"type\":\"run\",\"executor\":{\"command\":[\"sleep\",\"600\"]}}}");
+    assertEquals(202, delegated.statusCode(), delegated.body());
+    plainDelegation = TestServer.json(delegated).get("id").asText();
     strictRun = strict.submit("[\"sleep\",\"600\"]", null);
     plain.awaitState(plainRun, "running", PATIENCE);
     strict.awaitState(strictRun, "running", PATIENCE);
@@ -243,7 +249,7 @@ class StrictRequestsTest {
 
   /** The table's path with real values: the running run, a real token. */
   private String fill(String template) {
-    return AuthorizationMatrixTest.fill(template, Map.of("id", plainRun, "tokenId", plainTokenId), template);
+    return AuthorizationMatrixTest.fill(template, Map.of("id", plainRun, "tokenId", plainTokenId, "did", plainDelegation), template);
   }
 
   private static Set<String> list(String header) {
