@@ -247,6 +247,16 @@ public final class FailoverTime {
     out.set("per_run", perRun);
     out.set("options", args.toJson());
     System.out.println(BenchSupport.JSON.writeValueAsString(out));
+    // leave the survivors' slots free for what comes next
+    for (String id : ids) {
+      try {
+        http.send(BenchSupport.request(survivor + "/v1/runs/" + id + "/cancel?wait=10s").header("Content-Type", "application/json")
+            .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"reason\":\"bench failover done\"}")).build(),
+            HttpResponse.BodyHandlers.discarding());
+      } catch (IOException e) {
+        System.err.println("  could not cancel " + id + ": " + e);
+      }
+    }
     System.exit(notAgain == 0 ? 0 : 1);
   }
 
