@@ -16,6 +16,7 @@ echo "- Machine: $(nproc) cores (\`nproc\`), $(free -g | awk '/^Mem:/ { print $2
 echo "- Source: ${REV}; command: \`${BENCH_CMD}\`"
 echo "- Load generator: \`wrk\` $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }') with \`bench/wrk/reins.lua\`; one server: ${THREADS} threads, ${CONNS} connections; three nodes: ${CTHREADS} threads, ${CCONNS} connections (both cluster figures); each figure a ${WARMUP} warm-up run (thrown away), then ${DURATION} measured."
 echo "- Tenant limits off (\`REINS_TENANT_SUBMITS_PER_SECOND=0\`, \`REINS_TENANT_MAX_ACTIVE_RUNS=0\`); \`POST /v1/runs\` submits \`sleep 3600\` (8 slots busy, the rest queued: accepting and journaling, not spawning)."
+[ -z "${PLOT:-}" ] || echo "- Plot: [${PLOT}](${PLOT}) (rates as ratios to the same-run health reference; cancel-to-TERM; failover rounds)."
 echo "- Other load on the machine before the start (3 s sample): ${BACKGROUND} of $(nproc) cores busy; load average before: ${LOAD_BEFORE}, after: ${LOAD_AFTER}."
 echo
 

@@ -428,11 +428,23 @@ done
 LOAD_AFTER="$(cut -d ' ' -f 1-3 /proc/loadavg)"
 
 # --- report -----------------------------------------------------------------------------------
+PLOT=""
+if command -v gnuplot >/dev/null; then
+  plot_file="$RESULTS/benchmarks.png"
+  [ "${BENCH_NO_DOC:-0}" = 1 ] || plot_file="$ROOT/docs/benchmarks.png"
+  if bench/plot.sh "$RESULT_LINES" "$plot_file" 2>"$RESULTS/plot.err"; then
+    PLOT="${plot_file#"$ROOT"/docs/}"
+  else
+    log "no plot (see $RESULTS/plot.err)"
+  fi
+else
+  log "no plot: gnuplot is missing (apt-get install -y gnuplot-nox)"
+fi
 REV="$(git rev-parse --short HEAD 2>/dev/null || echo 'no commit')"
 [ -z "$(git status --porcelain -- . ':!docs' 2>/dev/null | head -1)" ] || REV="$REV (with uncommitted changes)"
 BENCH_CMD="$CMD" REV="$REV" BACKGROUND="$BACKGROUND" LOAD_BEFORE="$LOAD_BEFORE" LOAD_AFTER="$LOAD_AFTER" \
   THREADS="$THREADS" CONNS="$CONNS" WARMUP="$WARMUP" DURATION="$DURATION" CTHREADS="$CTHREADS" CCONNS="$CCONNS" \
-  BASELINE="${BENCH_BASELINE:-}" bench/report.sh "$RESULT_LINES" >"$RESULTS/section.md"
+  BASELINE="${BENCH_BASELINE:-}" PLOT="$PLOT" bench/report.sh "$RESULT_LINES" >"$RESULTS/section.md"
 if [ "${BENCH_NO_DOC:-0}" = 1 ]; then
   cat "$RESULTS/section.md"
 else
