@@ -352,6 +352,7 @@ single() {
 
   expect 202 "POST /v1/runs" -X POST -H "Authorization: Bearer $api" -H 'Content-Type: application/json' -d "$SUBMIT_BODY" "$url/v1/runs"
   wrk_run submit "$url/v1/runs" "$THREADS" "$CONNS" REINS_WRK_TOKEN="$api" REINS_WRK_METHOD=POST REINS_WRK_BODY="$SUBMIT_BODY"
+  wrk_run health_end "$url/v1/health/live" "$THREADS" "$CONNS" # the reference again: how much the machine drifted
   stop_server
   kill_tagged >/dev/null
 }
@@ -363,6 +364,7 @@ baseline() {
   start_server baseline java -cp "$BASELINE_DIR/deploy/target/classes:$(cat "$BASELINE_DIR/deploy/target/classpath.txt")" dev.reins.deploy.Main
   wrk_run health "$url/v1/health/live" "$THREADS" "$CONNS"
   wrk_run submit "$url/v1/runs" "$THREADS" "$CONNS" REINS_WRK_METHOD=POST REINS_WRK_BODY="$SUBMIT_BODY"
+  wrk_run health_end "$url/v1/health/live" "$THREADS" "$CONNS"
   stop_server
   kill_tagged >/dev/null
 }

@@ -22,6 +22,8 @@ import java.util.function.Supplier;
  * <ul>
  *   <li><b>per-run token</b>: {@link RunTokens#verify} of a token issued by the same class (parse
  *       the JWT, HMAC-SHA256 over it, read the claims, check issuer and expiry);
+ *   <li>for comparison, the same JWT parsed and verified with one {@code MACVerifier} kept for the
+ *       key, where {@code RunTokens} makes a new one per call;
  *   <li><b>API token, cached</b>: the SHA-256 hex of the token and a lookup in a concurrent map
  *       (the {@code Authenticator}'s cache hit; a miss is one database query per node per TTL).
  * </ul>
@@ -59,12 +61,23 @@ public final class TokenCheckCost {
     cache.put(TokenStore.sha256(apiToken), Optional.of("tok_bench"));
 
     double jwtNs = time("per-run token (RunTokens.verify)", iterations, rounds, () -> runTokens.verify(jwt).isPresent());
+    // what verify would cost with one MACVerifier per key kept instead of one made per call
+    com.nimbusds.jose.crypto.MACVerifier verifier = new com.nimbusds.jose.crypto.MACVerifier(secret);
+    double jwtReuseNs = time("per-run token, one MACVerifier reused", iterations, rounds, () -> {
+      try {
+        com.nimbusds.jwt.SignedJWT parsed = com.nimbusds.jwt.SignedJWT.parse(jwt);
+        return parsed.verify(verifier) && parsed.getJWTClaimsSet().getSubject() != null;
+      } catch (java.text.ParseException | com.nimbusds.jose.JOSEException e) {
+        return false;
+      }
+    });
     double apiNs = time("API token, cached (SHA-256 + map)", iterations, rounds,
         () -> cache.get(TokenStore.sha256(apiToken)).isPresent());
 
     ObjectNode out = BenchSupport.JSON.createObjectNode();
     out.put("benchmark", "token_check_cost");
     out.put("jwt_verify_ns", Math.round(jwtNs));
+    out.put("jwt_verify_reused_verifier_ns", Math.round(jwtReuseNs));
     out.put("api_token_cached_ns", Math.round(apiNs));
     out.put("jwt_length", jwt.length());
     out.set("options", args.toJson());
