@@ -2,6 +2,7 @@ package dev.reins.http;
 
 import dev.reins.http.auth.Authenticator;
 import dev.reins.http.auth.Caller;
+import dev.reins.protocol.auth.Tenants;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -124,6 +125,10 @@ final class ApiRouter extends AllDirectives {
         if (!api.has(access.scope())) {
           return Problems.complete(Problem.of(403, "forbidden", "Forbidden",
               "the token lacks the scope " + access.scope().json()));
+        }
+        if (access.operatorsOnly() && !api.administers(Tenants.DEFAULT)) {
+          return Problems.complete(Problem.of(403, "forbidden", "Forbidden",
+              "only an admin of the default tenant (an operator) may do this: it concerns every tenant"));
         }
       } else if (caller.get() instanceof Caller.RunCaller) {
         if (!access.ownRun()) {

@@ -5,6 +5,7 @@ import dev.reins.persistence.JournalDatabase;
 import dev.reins.persistence.JournalHealth;
 import dev.reins.persistence.JournalSchema;
 import dev.reins.persistence.RunJournal;
+import dev.reins.persistence.runlist.RunListProjection;
 import dev.reins.runtime.ReinsNode;
 import dev.reins.runtime.run.Runs;
 import java.net.InetSocketAddress;
@@ -250,6 +251,12 @@ public final class ReinsServer implements AutoCloseable {
     JobCredentials credentials = (runId, tenant, attempt, spec) ->
         signer.issue(runId, tenant, attempt, JobCredentials.lifetime(spec));
     ReinsNode node = ReinsNode.start(ctx, config, workers, credentials, clock);
+    RunListProjection.init(system, Connections.pooled(system), config.getBoolean("reins.db.create-schema"))
+        .whenComplete((done, e) -> {
+          if (e != null) {
+            log.error("the run list projection did not start (GET /v1/runs will not follow the journal): {}", rootMessage(e));
+          }
+        });
     RunJournal journal = new RunJournal(system);
     JournalHealth health = JournalHealth.start(system, journal, JournalHealth.Settings.fromConfig(config));
     Runs runs = new Runs(system, journal, http.askTimeout(), health);
@@ -360,6 +367,7 @@ public final class ReinsServer implements AutoCloseable {
         new CreateDelegationRequest.Defaults(DelegationSettings.fromConfig(system.settings().config()).defaultTimeout().toSeconds(),
             node.runSettings().defaults()),
         new A2aAllowlist(system.settings().config().getString("reins.delegations.a2a.allowed-urls")), askTimeout).endpoints());
+    all.addAll(new RunListRoutes(system, Connections.pooled(system), blocking).endpoints());
     all.addAll(new AdminRoutes(tokens, authenticator, blocking, clock).endpoints());
     all.addAll(new ClusterRoutes(system, node.pool(), askTimeout).endpoints());
     all.addAll(new HealthRoutes(system, health, status).endpoints());

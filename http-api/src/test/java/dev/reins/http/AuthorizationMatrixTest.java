@@ -136,7 +136,7 @@ class AuthorizationMatrixTest {
     return switch (caller.kind()) {
       case NO_TOKEN, WRONG_TOKEN -> Outcome.UNAUTHORIZED;
       case SCOPED -> has(caller, access.scope()) ? Outcome.ALLOWED : Outcome.FORBIDDEN;
-      case OTHER_TENANT -> !has(caller, access.scope()) ? Outcome.FORBIDDEN
+      case OTHER_TENANT -> !has(caller, access.scope()) || access.operatorsOnly() ? Outcome.FORBIDDEN
           : PARAM.matcher(endpoint.path()).find() ? Outcome.NOT_FOUND : Outcome.ALLOWED;
       case OWN_RUN -> access.ownRun() ? Outcome.ALLOWED : Outcome.FORBIDDEN;
       case OTHER_RUN -> access.ownRun() ? Outcome.NOT_FOUND : Outcome.FORBIDDEN;
@@ -182,6 +182,9 @@ class AuthorizationMatrixTest {
       return new Prepared(Map.of("tokenId", id), null, 200, target, () -> assertFalse(
           token(victimTokenId).has("revokedAt"), "a refused request revoked token " + victimTokenId));
     });
+    samples.put("GET /runs", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
+    samples.put("GET /admin/projections", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
+    samples.put("POST /admin/projections/runs/rebuild", allowed -> new Prepared(Map.of(), null, 202, target, () -> {}));
     samples.put("GET /cluster", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
     samples.put("GET /health/live", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
     samples.put("GET /health/ready", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
