@@ -49,6 +49,12 @@ final class EventRoutes extends AllDirectives {
   /** The SSE event type of a stream's last event; its data says why the stream ends. */
   static final String CLOSED = "closed";
   private static final String LAST_EVENT_ID = "Last-Event-ID";
+  /**
+   * Sent when a stream was idle for the keep-alive time. A named event with no data: an
+   * EventSource dispatches it to {@code keep-alive} listeners only (Pekko's own heartbeat is an
+   * empty {@code data:} line, which an EventSource delivers as an empty message).
+   */
+  static final ServerSentEvent KEEP_ALIVE = ServerSentEvent.create("", "keep-alive");
 
   private final Runs runs;
   private final RunJournal journal;
@@ -222,7 +228,7 @@ final class EventRoutes extends AllDirectives {
           return closed("slow_client", "the client took no event for " + settings.slowClientTimeout().toSeconds()
               + " s while events waited; reconnect with Last-Event-ID to go on where it stopped");
         })
-        .keepAlive(settings.keepAlive(), ServerSentEvent::heartbeat);
+        .keepAlive(settings.keepAlive(), () -> KEEP_ALIVE);
     return completeOK(bounded, EventStreamMarshalling.toEventStream());
   }
 
