@@ -148,7 +148,7 @@ final class ApiRouter extends AllDirectives {
       return Problems.complete(Problem.of(415, "unsupported-media-type", "Unsupported media type",
           "a request body must be application/json (got " + request.entity().getContentType() + ")"));
     }
-    return m.endpoint().handler().apply(new Endpoint.Call(caller, m.params(), request));
+    return m.endpoint().handler().apply(new Endpoint.Call(caller, m.params(), request, settings.publicUrl()));
   }
 
   static boolean jsonOrNoBody(HttpEntity entity) {
