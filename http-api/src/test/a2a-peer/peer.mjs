@@ -8,7 +8,7 @@
 //   body, or nothing at all.
 // Usage: node peer.mjs [--port N] [--v03-only]. Prints "PEER LISTENING <port>" once it listens.
 // Test endpoints (not A2A): GET /_peer/log (tasks seen, cancels received, JSON-RPC methods),
-// POST /_peer/release, POST /_peer/reset.
+// POST /_peer/release, POST /_peer/reset. Every other request is listed in log.requests.
 import express from 'express';
 import { AgentEvent, DefaultRequestHandler, InMemoryTaskStore } from '@a2a-js/sdk/server';
 import { agentCardHandler, jsonRpcHandler, UserBuilder } from '@a2a-js/sdk/server/express';
@@ -19,7 +19,7 @@ const portArg = args.indexOf('--port');
 const port = portArg >= 0 ? Number(args[portArg + 1]) : 0;
 const v03Only = args.includes('--v03-only');
 
-let log = { tasks: [], cancels: [], methods: [] };
+let log = { tasks: [], cancels: [], methods: [], requests: [] };
 const running = new Map(); // taskId -> { cancel(), release() }
 let releaseWaiters = [];
 
@@ -99,6 +99,10 @@ const executor = {
 };
 
 const app = express();
+app.use((req, res, next) => {
+  if (!req.path.startsWith('/_peer')) log.requests.push(`${req.method} ${req.path}`);
+  next();
+});
 const listener = app.listen(port, '127.0.0.1', () => {
   const actual = listener.address().port;
   const base = `http://127.0.0.1:${actual}/a2a`;
@@ -118,7 +122,7 @@ const listener = app.listen(port, '127.0.0.1', () => {
   app.use('/_peer', express.json());
   app.get('/_peer/log', (req, res) => res.json(log));
   app.post('/_peer/release', (req, res) => { const w = releaseWaiters; releaseWaiters = []; w.forEach((r) => r.release()); res.json({ released: w.length }); });
-  app.post('/_peer/reset', (req, res) => { log = { tasks: [], cancels: [], methods: [] }; res.json({}); });
+  app.post('/_peer/reset', (req, res) => { log = { tasks: [], cancels: [], methods: [], requests: [] }; res.json({}); });
   app.use('/a2a', express.json({ limit: '10mb' }), (req, res, next) => {
     const body = req.body ?? {};
     log.methods.push({ method: body.method, version: req.get('A2A-Version') ?? null, auth: req.get('Authorization') ?? null, at: Date.now() });

@@ -129,10 +129,12 @@ public final class A2aClient {
     this.mat = Materializer.matFromSystem(system);
     // delegations to one agent share its pool: enough connections that sends, polls and cancels
     // of many delegations do not queue behind each other
-    this.pool = ConnectionPoolSettings.create(system.classicSystem()).withMaxConnections(64).withMaxOpenRequests(1024);
-    int max = (int) Math.min(Integer.MAX_VALUE, settings.maxResponse());
+    this.pool = ConnectionPoolSettings.create(system.classicSystem()).withMaxConnections(64).withMaxOpenRequests(1024)
+        .withMaxRetries(0); // the driver decides what to retry: never a send
+    int max = (int) Math.min(Integer.MAX_VALUE - 1024, settings.maxResponse());
+    // an event is one JSON-RPC response on one data line: allow both up to max-response
     this.sse = ((ServerSentEventSettings) ServerSentEventSettings.apply(system.classicSystem()))
-        .withMaxEventSize(max).withLineLength(max);
+        .withMaxEventSize(max + 1024).withLineLength(max);
   }
 
   public A2aSettings settings() {
