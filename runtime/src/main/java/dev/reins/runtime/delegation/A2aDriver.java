@@ -109,6 +109,8 @@ public final class A2aDriver implements DelegationDriver {
     private Peer peer;
     private String taskId;
     private boolean sending;
+    /** The send that got no answer: the task it may have made is looked for before failing. */
+    private A2aException lostSend;
     private boolean done;
     private UniqueKillSwitch stream;
     private long streamNo;
@@ -201,9 +203,26 @@ public final class A2aDriver implements DelegationDriver {
       getContext().pipeToSelf(client.findTask(peer, contextId(state.delegationId()), requestTimeout()), Found::new);
     }
 
+    private Behavior<Command> sendFailed(A2aException e) {
+      if (cancelling) {
+        boolean nothing = !e.isTransient(); // an answer that refused the send: no task exists
+        replyCancel(nothing, nothing ? "the send failed, so there was nothing to cancel: " + e.getMessage()
+            : "the send had no answer; a task the agent may have made was not found: " + e.getMessage());
+        return this;
+      }
+      return fail(e.reason(), e.getMessage()); // never sent again: the agent may have acted on it
+    }
+
     private Behavior<Command> onFound(Found m) {
       if (done) {
         return this;
+      }
+      if (m.error() != null && lostSend != null) {
+        A2aException e = A2aClient.classify(m.error(), "ListTasks at " + peer.rpcUrl());
+        return e.isTransient() && !cancelling ? retryLater(Retry.FIND, e) : sendFailed(lostSend);
+      }
+      if (m.error() == null && m.taskId() == null && lostSend != null) {
+        return sendFailed(lostSend);
       }
       if (m.error() != null) {
         A2aException e = A2aClient.classify(m.error(), "ListTasks at " + peer.rpcUrl());
@@ -240,11 +259,14 @@ public final class A2aDriver implements DelegationDriver {
       }
       if (m.error() != null) {
         A2aException e = A2aClient.classify(m.error(), peer.version().send + " at " + peer.rpcUrl());
-        if (cancelling) {
-          replyCancel(true, "the send failed, so there was nothing to cancel: " + e.getMessage());
+        if (e.isTransient() && peer.version() == A2aClient.Version.V1_0) {
+          // no answer (a timeout, a reset connection): the agent may have made the task anyway;
+          // look for it by the delegation's context before giving up, never send again
+          lostSend = e;
+          find();
           return this;
         }
-        return fail(e.reason(), e.getMessage()); // never sent again: the agent may have acted on it
+        return sendFailed(e);
       }
       RemoteTask t = m.task();
       taskId = t.id();
