@@ -34,8 +34,18 @@ public record A2aSettings(
 
   public static A2aSettings fromConfig(Config config) {
     Config a = config.getConfig("reins.delegations.a2a");
+    List<Config> entries = new ArrayList<>(a.getConfigList("peers"));
+    String file = a.getString("credentials-file");
+    if (!file.isBlank()) {
+      // a file of its own (a mounted secret, say), so that credentials stay out of the environment
+      java.io.File f = new java.io.File(file);
+      if (!f.canRead()) {
+        throw new IllegalArgumentException("reins.delegations.a2a.credentials-file: cannot read " + file);
+      }
+      entries.addAll(com.typesafe.config.ConfigFactory.parseFile(f).resolve().getConfigList("peers"));
+    }
     List<PeerCredentials> peers = new ArrayList<>();
-    for (Config peer : a.getConfigList("peers")) {
+    for (Config peer : entries) {
       Map<String, String> headers = new LinkedHashMap<>();
       Config h = peer.getConfig("headers");
       for (var e : h.root().entrySet()) {
