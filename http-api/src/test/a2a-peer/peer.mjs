@@ -8,6 +8,7 @@
 //   body, or nothing at all.
 // Usage: node peer.mjs [--port N] [--v03-only]. Prints "PEER LISTENING <port>" once it listens.
 // Test endpoints (not A2A): GET /_peer/log (tasks seen, cancels received, JSON-RPC methods),
+// GET /_peer/task/<id> (one task and its cancels; times also in wall-clock microseconds),
 // POST /_peer/release, POST /_peer/reset. Every other request is listed in log.requests.
 import express from 'express';
 import { AgentEvent, DefaultRequestHandler, InMemoryTaskStore } from '@a2a-js/sdk/server';
@@ -20,6 +21,7 @@ const port = portArg >= 0 ? Number(args[portArg + 1]) : 0;
 const v03Only = args.includes('--v03-only');
 
 let log = { tasks: [], cancels: [], methods: [], requests: [] };
+const micros = () => Math.round((performance.timeOrigin + performance.now()) * 1000); // wall clock, µs
 const running = new Map(); // taskId -> { cancel(), release() }
 let releaseWaiters = [];
 
@@ -51,7 +53,7 @@ const executor = {
     const { taskId, contextId } = ctx;
     const msg = ctx.userMessage;
     const { text, data } = behaviour(msg);
-    const entry = { taskId, contextId, messageId: msg.messageId, text, data, at: Date.now(), endedAt: null, end: null };
+    const entry = { taskId, contextId, messageId: msg.messageId, text, data, at: Date.now(), endedAt: null, endedAtMicros: null, end: null };
     log.tasks.push(entry);
     bus.publish(AgentEvent.task({
       id: taskId, contextId, status: { state: TaskState.TASK_STATE_SUBMITTED, timestamp: new Date().toISOString() },
@@ -69,6 +71,7 @@ const executor = {
     });
     running.delete(taskId);
     entry.endedAt = Date.now();
+    entry.endedAtMicros = micros();
     if (outcome === 'canceled') {
       entry.end = 'canceled';
       bus.publish(status(taskId, contextId, TaskState.TASK_STATE_CANCELED, 'canceled on request'));
@@ -92,7 +95,7 @@ const executor = {
     bus.finished();
   },
   async cancelTask(taskId, bus) {
-    log.cancels.push({ taskId, at: Date.now() });
+    log.cancels.push({ taskId, at: Date.now(), atMicros: micros() });
     const r = running.get(taskId);
     if (r) r.cancel();
   },
@@ -121,6 +124,10 @@ const listener = app.listen(port, '127.0.0.1', () => {
   app.use('/.well-known/agent-card.json', agentCardHandler({ agentCardProvider: handler, legacyCompat: { enabled: true } }));
   app.use('/_peer', express.json());
   app.get('/_peer/log', (req, res) => res.json(log));
+  app.get('/_peer/task/:id', (req, res) => res.json({
+    task: log.tasks.find((t) => t.taskId === req.params.id) ?? null,
+    cancels: log.cancels.filter((c) => c.taskId === req.params.id),
+  }));
   app.post('/_peer/release', (req, res) => { const w = releaseWaiters; releaseWaiters = []; w.forEach((r) => r.release()); res.json({ released: w.length }); });
   app.post('/_peer/reset', (req, res) => { log = { tasks: [], cancels: [], methods: [], requests: [] }; res.json({}); });
   app.use('/a2a', express.json({ limit: '10mb' }), (req, res, next) => {
