@@ -264,7 +264,7 @@ public final class ReinsServer implements AutoCloseable {
     JournalHealth health = JournalHealth.start(system, journal, JournalHealth.Settings.fromConfig(config));
     Runs runs = new Runs(system, journal, http.askTimeout(), health);
     DelegationSettings delegationSettings = DelegationSettings.fromConfig(config);
-    DelegationEntity.init(system, new DelegationDrivers(new A2aDriver(),
+    DelegationEntity.init(system, new DelegationDrivers(A2aDriver.create(system, clock),
         new ChildRunDriver(runs, node.quota(), java.time.Duration.ofSeconds(node.runSettings().defaults().cancelGraceSeconds()),
             delegationSettings.childRunWatch())),
         delegationSettings, clock);
