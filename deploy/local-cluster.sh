@@ -107,13 +107,25 @@ admin_token() {
   fi
 }
 
+# launch I TOKEN [rejoin]: rejoin (a restart into a running cluster) lists the node's own address
+# last among the seeds. Pekko lets the first seed node form a new cluster by itself when no other
+# seed answers within seed-node-timeout; a restarted first seed on a busy machine can miss that
+# window and found a second cluster (which the journal lease then refuses). A node that is not
+# the first seed only ever joins.
 launch() {
-  local i=$1 token=$2
+  local i=$1 token=$2 mode=${3:-}
   local node=$dir/node-$i
   (
     while IFS= read -r line; do
       export "${line?}"
     done <"$node/node.env"
+    if [ "$mode" = rejoin ]; then
+      self=$REINS_REMOTE_HOST:$REINS_REMOTE_PORT
+      others=$(printf '%s\n' "${REINS_SEED_NODES//,/$'\n'}" | grep -vxF "$self" | paste -sd, -)
+      if [ -n "$others" ] && [ "$others" != "$REINS_SEED_NODES" ]; then
+        export REINS_SEED_NODES=$others,$self
+      fi
+    fi
     REINS_ADMIN_TOKEN=$token exec nohup "$dist/bin/reins" serve >>"$node/server.log" 2>&1 </dev/null
   ) &
   echo $! >"$node/pid"
@@ -296,7 +308,7 @@ cmd_restart() {
   parse_options "$@"
   check_node "$i"
   terminate "$i"
-  launch "$i" "$(admin_token)"
+  launch "$i" "$(admin_token)" rejoin
   await_ready "$i" $(($(date +%s) + timeout)) || exit 1
   describe "$i"
 }

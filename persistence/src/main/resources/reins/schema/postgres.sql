@@ -77,3 +77,36 @@ CREATE TABLE IF NOT EXISTS reins_cluster_lease (
   renewed_at BIGINT NOT NULL,
   expires_at BIGINT NOT NULL
 );
+
+-- The run list: one row per run, kept by the "runs" projection (dev.reins.persistence.runlist)
+-- from the journal's tagged events; rebuildable from offset zero. Times are epoch nanoseconds;
+-- fold_state is the run's state after event seq (the projection's own fold input, never served).
+CREATE TABLE IF NOT EXISTS reins_runs (
+  run_id VARCHAR(64) PRIMARY KEY,
+  tenant VARCHAR(63) NOT NULL,
+  state VARCHAR(20) NOT NULL,
+  parent_run_id VARCHAR(64),
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  attempt INT NOT NULL,
+  seq BIGINT NOT NULL,
+  labels TEXT NOT NULL,
+  fold_state BYTEA NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS reins_runs_tenant_created_idx ON reins_runs(tenant, created_at, run_id);
+
+CREATE INDEX IF NOT EXISTS reins_runs_tenant_state_idx ON reins_runs(tenant, state, created_at, run_id);
+
+CREATE INDEX IF NOT EXISTS reins_runs_parent_idx ON reins_runs(parent_run_id);
+
+-- A run's labels, one row each, for the list's label filter (labels never change after submit).
+-- Labels longer than these columns (only from before submit limited them) are not filterable.
+CREATE TABLE IF NOT EXISTS reins_run_labels (
+  run_id VARCHAR(64) NOT NULL,
+  label_key VARCHAR(200) NOT NULL,
+  label_value VARCHAR(2000) NOT NULL,
+  PRIMARY KEY(run_id, label_key)
+);
+
+CREATE INDEX IF NOT EXISTS reins_run_labels_kv_idx ON reins_run_labels(label_key, label_value);

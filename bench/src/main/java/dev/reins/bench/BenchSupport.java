@@ -5,6 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -18,7 +22,42 @@ import org.HdrHistogram.Histogram;
 final class BenchSupport {
   static final ObjectMapper JSON = new ObjectMapper();
 
+  /**
+   * The bearer token every request carries: {@code REINS_BENCH_TOKEN} from the environment (never
+   * an option, so that it shows neither in a process list nor in a result line).
+   */
+  static final String TOKEN = System.getenv().getOrDefault("REINS_BENCH_TOKEN", "");
+
   private BenchSupport() {}
+
+  /** A request to {@code url} with the bearer token, if there is one. */
+  static HttpRequest.Builder request(String url) {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30));
+    if (!TOKEN.isEmpty()) {
+      b.header("Authorization", "Bearer " + TOKEN);
+    }
+    return b;
+  }
+
+  /** Exits unless {@code base}/v1/health/ready answers 200. */
+  static void checkReady(HttpClient client, String base) {
+    try {
+      HttpResponse<String> r =
+          client.send(
+              HttpRequest.newBuilder(URI.create(base + "/v1/health/ready")).timeout(Duration.ofSeconds(10)).GET().build(),
+              HttpResponse.BodyHandlers.ofString());
+      if (r.statusCode() != 200) {
+        System.err.println("error: " + base + "/v1/health/ready answered " + r.statusCode() + ": " + abbreviate(r.body(), 300));
+        System.exit(1);
+      }
+    } catch (IOException e) {
+      System.err.println("error: cannot reach " + base + "/v1/health/ready: " + e);
+      System.exit(1);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      System.exit(1);
+    }
+  }
 
   /** {@code --name value} or {@code --name=value} options; unknown names are an error. */
   static final class Args {
@@ -206,6 +245,13 @@ final class BenchSupport {
   /** The {@code POST /v1/runs} body. */
   static byte[] submitBody(
       List<String> command, Map<String, String> env, long timeoutSeconds, long cancelGraceSeconds, Map<String, String> labels) {
+    return submitBody(command, env, timeoutSeconds, cancelGraceSeconds, labels, 0);
+  }
+
+  /** The {@code POST /v1/runs} body; {@code maxAttempts > 0} adds a retry policy without backoff. */
+  static byte[] submitBody(
+      List<String> command, Map<String, String> env, long timeoutSeconds, long cancelGraceSeconds, Map<String, String> labels,
+      int maxAttempts) {
     ObjectNode body = JSON.createObjectNode();
     ObjectNode executor = body.putObject("executor");
     executor.put("type", "process");
@@ -220,6 +266,11 @@ final class BenchSupport {
     if (labels != null && !labels.isEmpty()) {
       ObjectNode l = body.putObject("labels");
       labels.forEach(l::put);
+    }
+    if (maxAttempts > 0) {
+      ObjectNode retry = body.putObject("retry");
+      retry.put("maxAttempts", maxAttempts);
+      retry.put("backoffSeconds", 0);
     }
     try {
       return JSON.writeValueAsBytes(body);

@@ -44,13 +44,26 @@ import org.HdrHistogram.Histogram;
  *   <li><b>cancel-response</b>: t0 to the answer of the cancel request.
  * </ul>
  *
+ * <p>Across nodes ({@code --urls} with several nodes of one cluster and {@code --remote-ports}):
+ * iteration {@code i} submits through node {@code i mod n}, reads where the run landed from its
+ * {@code worker.node}, and cancels through a node that is neither the submitting node nor the
+ * worker's node when there is one (otherwise through any node but the worker's). Cancel-to-TERM
+ * is also reported for the iterations where submit, worker and cancel were three different nodes.
+ *
+ * <p>Why this is not {@code wrk}: the figure is the time from the cancel request to the moment the
+ * run's process receives TERM, which only the process itself can tell (its trap writes the time to
+ * a marker file); a load generator sees only HTTP answers.
+ *
  * <p>The process must run on this machine (the benchmark reads {@code /proc} and the marker files).
+ * The bearer token comes from {@code REINS_BENCH_TOKEN}.
  * Prints human-readable lines and, last, one JSON line starting with {@code {"benchmark":}.
  */
 public final class CancelLatency {
 
   private static final String[][] OPTIONS = {
     {"url", "http://127.0.0.1:8080", "base URL of the server"},
+    {"urls", "", "comma-separated base URLs of several nodes of one cluster (cross-node mode; overrides --url)"},
+    {"remote-ports", "", "with --urls: each node's remoting port, in the same order (tells which node runs a run)"},
     {"iterations", "200", "measured cancels"},
     {"warmup-iterations", "5", "cancels before the measured ones (not recorded)"},
     {"cancel-grace-seconds", "10", "cancelGraceSeconds of the runs (TERM, then KILL after this)"},
@@ -75,6 +88,8 @@ public final class CancelLatency {
   private final HttpClient http =
       HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
   private final String base;
+  private final List<String> urls;
+  private final List<String> remotePorts;
   private final BenchSupport.Args args;
   private final Path markDir;
   private final long pollNanos;
@@ -85,6 +100,10 @@ public final class CancelLatency {
   final Histogram toTerminal = BenchSupport.micros();
   final Histogram cancelResponse = BenchSupport.micros();
   final Histogram submitToRunning = BenchSupport.micros();
+  /** cancel-to-TERM of the iterations whose submit, worker and cancel nodes were all different */
+  final Histogram toTermThreeNodes = BenchSupport.micros();
+  /** (submit node -> worker node -> cancel node) of the measured iterations */
+  final Map<String, Integer> routes = new TreeMap<>();
   final Map<String, Integer> finalStates = new TreeMap<>();
   final Map<String, Integer> cancelStatuses = new TreeMap<>();
   final Map<String, Integer> failures = new TreeMap<>();
@@ -92,7 +111,17 @@ public final class CancelLatency {
 
   private CancelLatency(BenchSupport.Args args, Path markDir) {
     this.args = args;
-    this.base = BenchSupport.stripSlash(args.str("url"));
+    this.urls = args.str("urls").isBlank()
+        ? List.of(BenchSupport.stripSlash(args.str("url")))
+        : Stream.of(args.str("urls").split(",")).map(String::trim).map(BenchSupport::stripSlash).toList();
+    this.base = String.join(",", urls);
+    this.remotePorts = args.str("remote-ports").isBlank()
+        ? List.of()
+        : Stream.of(args.str("remote-ports").split(",")).map(String::trim).toList();
+    if (urls.size() > 1 && remotePorts.size() != urls.size()) {
+      System.err.println("error: --urls with several nodes needs --remote-ports with one port per URL");
+      System.exit(2);
+    }
     this.markDir = markDir;
     this.pollNanos = args.lng("poll-micros") * 1000;
     this.startTimeout = args.duration("start-timeout");
@@ -122,7 +151,9 @@ public final class CancelLatency {
   }
 
   private int run() throws Exception {
-    SubmitThroughput.checkReady(http, base);
+    for (String u : urls) {
+      BenchSupport.checkReady(http, u);
+    }
     int iterations = args.integer("iterations");
     int warmups = args.integer("warmup-iterations");
     int maxFailures = args.integer("max-failures");
@@ -171,6 +202,10 @@ public final class CancelLatency {
     System.out.println("  " + BenchSupport.humanSummary("cancel-to-terminal", toTerminal));
     System.out.println("  " + BenchSupport.humanSummary("cancel-response", cancelResponse));
     System.out.println("  " + BenchSupport.humanSummary("submit-to-running", submitToRunning));
+    if (urls.size() > 1) {
+      System.out.println("  " + BenchSupport.humanSummary("cancel-to-TERM 3 nodes", toTermThreeNodes));
+      System.out.println("  routes (submit>worker>cancel node): " + routes);
+    }
     System.out.println("  cancel answers: " + cancelStatuses + "; final states: " + finalStates
         + "; TERM marker missing: " + termMarkerMissing + "; failed iterations: " + failed);
     failures.forEach((k, v) -> System.out.printf(Locale.ROOT, "    failure %-60s %d%n", k, v));
@@ -188,6 +223,12 @@ public final class CancelLatency {
     out.set("cancel_to_terminal", BenchSupport.summary(toTerminal));
     out.set("cancel_response", BenchSupport.summary(cancelResponse));
     out.set("submit_to_running", BenchSupport.summary(submitToRunning));
+    out.put("nodes", urls.size());
+    if (urls.size() > 1) {
+      out.set("cancel_to_term_three_nodes", BenchSupport.summary(toTermThreeNodes));
+      ObjectNode r = out.putObject("routes");
+      routes.forEach(r::put);
+    }
     ObjectNode states = out.putObject("final_states");
     finalStates.forEach(states::put);
     ObjectNode statuses = out.putObject("cancel_statuses");
@@ -218,11 +259,12 @@ public final class CancelLatency {
             args.lng("cancel-grace-seconds"),
             Map.of("bench", "cancel-latency"));
 
+    int submitNode = i % urls.size();
+    String via = urls.get(submitNode);
     long submitAt = System.nanoTime();
     HttpResponse<String> submitted =
         http.send(
-            HttpRequest.newBuilder(URI.create(base + "/v1/runs"))
-                .timeout(Duration.ofSeconds(30))
+            BenchSupport.request(via + "/v1/runs")
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body))
                 .build(),
@@ -237,20 +279,22 @@ public final class CancelLatency {
 
     // wait for running with a pid
     long pid = -1;
+    String workerNode = "";
     long deadline = System.nanoTime() + startTimeout.toNanos();
     while (true) {
-      JsonNode run = get(id);
+      JsonNode run = get(via, id);
       String state = run.path("state").asText("");
       long p = run.path("worker").path("pid").asLong(-1);
       if ("running".equals(state) && p > 0) {
         pid = p;
+        workerNode = run.path("worker").path("node").asText("");
         break;
       }
       if (TERMINAL.contains(state)) {
         return "run " + id + " ended as " + state + " before it was running: " + BenchSupport.abbreviate(run.toString(), 300);
       }
       if (System.nanoTime() > deadline) {
-        cancelQuietly(id);
+        cancelQuietly(via, id);
         return "run " + id + " not running with a pid after " + startTimeout.toSeconds() + " s (state " + state + "; worker slots busy?)";
       }
       Thread.sleep(2);
@@ -259,7 +303,7 @@ public final class CancelLatency {
     // the script says when its trap is in place
     while (!Files.exists(ready)) {
       if (System.nanoTime() > deadline) {
-        cancelQuietly(id);
+        cancelQuietly(via, id);
         return "run " + id + " (pid " + pid + ") never signalled readiness in " + ready;
       }
       LockSupport.parkNanos(200_000);
@@ -269,9 +313,10 @@ public final class CancelLatency {
       return "run " + id + " is running but pid " + pid + " does not exist on this machine";
     }
 
+    int workerIndex = nodeIndex(workerNode);
+    int cancelNode = cancelNode(i, submitNode, workerIndex);
     HttpRequest cancel =
-        HttpRequest.newBuilder(URI.create(base + "/v1/runs/" + id + "/cancel" + waitParam()))
-            .timeout(Duration.ofSeconds(30))
+        BenchSupport.request(urls.get(cancelNode) + "/v1/runs/" + id + "/cancel" + waitParam())
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString("{\"reason\":\"bench cancel-latency\"}"))
             .build();
@@ -319,7 +364,7 @@ public final class CancelLatency {
     } else {
       long d = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (System.nanoTime() < d) {
-        String state = get(id).path("state").asText("");
+        String state = get(via, id).path("state").asText("");
         if (TERMINAL.contains(state)) {
           terminalAt = System.nanoTime();
           finalState = state;
@@ -347,12 +392,18 @@ public final class CancelLatency {
 
     if (record) {
       finalStates.merge(finalState, 1, Integer::sum);
+      if (urls.size() > 1) {
+        routes.merge((submitNode + 1) + ">" + (workerIndex + 1) + ">" + (cancelNode + 1), 1, Integer::sum);
+      }
       BenchSupport.recordMicros(toGone, goneAt - t0);
       BenchSupport.recordMicros(toTerminal, terminalAt - t0);
       BenchSupport.recordMicros(cancelResponse, answeredAt[0] - t0);
       BenchSupport.recordMicros(submitToRunning, runningAt - submitAt);
       if (termMicros >= 0) {
         BenchSupport.recordMicros(toTerm, termMicros * 1000);
+        if (submitNode != workerIndex && cancelNode != workerIndex && cancelNode != submitNode) {
+          BenchSupport.recordMicros(toTermThreeNodes, termMicros * 1000);
+        }
       } else {
         termMarkerMissing++;
       }
@@ -365,10 +416,36 @@ public final class CancelLatency {
     return w.isEmpty() ? "" : "?wait=" + URLEncoder.encode(w, StandardCharsets.UTF_8);
   }
 
-  private JsonNode get(String id) throws IOException, InterruptedException {
+  /** Which of --urls runs on the node {@code pekko://reins@host:port}; -1 when unknown. */
+  private int nodeIndex(String node) {
+    int colon = node.lastIndexOf(':');
+    return colon < 0 ? -1 : remotePorts.indexOf(node.substring(colon + 1));
+  }
+
+  /** A node other than the submitting one and the worker's, if there is one; else any but the worker's. */
+  private int cancelNode(int i, int submitNode, int workerNode) {
+    int n = urls.size();
+    for (int k = 1; k < n; k++) {
+      int c = (submitNode + k) % n;
+      if (c != workerNode) {
+        if (submitNode != workerNode || k == 1 + (i / n) % (n - 1)) {
+          return c;
+        }
+      }
+    }
+    for (int k = 1; k < n; k++) {
+      int c = (submitNode + k) % n;
+      if (c != workerNode) {
+        return c;
+      }
+    }
+    return submitNode;
+  }
+
+  private JsonNode get(String via, String id) throws IOException, InterruptedException {
     HttpResponse<String> r =
         http.send(
-            HttpRequest.newBuilder(URI.create(base + "/v1/runs/" + id)).timeout(Duration.ofSeconds(30)).GET().build(),
+            BenchSupport.request(via + "/v1/runs/" + id).GET().build(),
             HttpResponse.BodyHandlers.ofString());
     if (r.statusCode() != 200) {
       throw new IOException("GET /v1/runs/" + id + " answered HTTP " + r.statusCode() + ": " + BenchSupport.abbreviate(r.body(), 200));
@@ -376,11 +453,11 @@ public final class CancelLatency {
     return BenchSupport.JSON.readTree(r.body());
   }
 
-  private void cancelQuietly(String id) {
+  private void cancelQuietly(String via, String id) {
     try {
       http.send(
-          HttpRequest.newBuilder(URI.create(base + "/v1/runs/" + id + "/cancel"))
-              .timeout(Duration.ofSeconds(30))
+          BenchSupport.request(via + "/v1/runs/" + id + "/cancel")
+              .header("Content-Type", "application/json")
               .POST(HttpRequest.BodyPublishers.noBody())
               .build(),
           HttpResponse.BodyHandlers.discarding());

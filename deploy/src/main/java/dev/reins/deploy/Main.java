@@ -25,7 +25,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
 @Command(
     name = "reins",
     description = "A durable runtime for long-running jobs. Without a command: serve.",
-    subcommands = {ServeCommand.class, TokensCommand.class, KeysCommand.class, HealthCommand.class})
+    subcommands = {ServeCommand.class, TokensCommand.class, KeysCommand.class, HealthCommand.class, AuditCommand.class})
 public final class Main implements Callable<Integer> {
   @Spec CommandSpec spec;
 

@@ -16,7 +16,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.http.javadsl.model.headers.Location;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
@@ -117,7 +116,7 @@ final class AdminRoutes extends AllDirectives {
     }
     return onSuccess(db(() -> store.create(request.name(), tenant, scopes, request.expiresAt())), issued ->
         Json.complete(StatusCodes.CREATED, issued.token().view(issued.secret()),
-            List.of(Location.create("/v1/admin/tokens/" + issued.token().id()))));
+            List.of(c.location("/v1/admin/tokens/" + issued.token().id()))));
   }
 
   @FunctionalInterface

@@ -2,6 +2,7 @@ package dev.reins.http;
 
 import dev.reins.http.auth.Authenticator;
 import dev.reins.http.auth.Caller;
+import dev.reins.protocol.auth.Tenants;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -125,6 +126,10 @@ final class ApiRouter extends AllDirectives {
           return Problems.complete(Problem.of(403, "forbidden", "Forbidden",
               "the token lacks the scope " + access.scope().json()));
         }
+        if (access.operatorsOnly() && !api.administers(Tenants.DEFAULT)) {
+          return Problems.complete(Problem.of(403, "forbidden", "Forbidden",
+              "only an admin of the default tenant (an operator) may do this: it concerns every tenant"));
+        }
       } else if (caller.get() instanceof Caller.RunCaller) {
         if (!access.ownRun()) {
           return Problems.complete(Problem.of(403, "forbidden", "Forbidden",
@@ -143,7 +148,7 @@ final class ApiRouter extends AllDirectives {
       return Problems.complete(Problem.of(415, "unsupported-media-type", "Unsupported media type",
           "a request body must be application/json (got " + request.entity().getContentType() + ")"));
     }
-    return m.endpoint().handler().apply(new Endpoint.Call(caller, m.params(), request));
+    return m.endpoint().handler().apply(new Endpoint.Call(caller, m.params(), request, settings.publicUrl()));
   }
 
   static boolean jsonOrNoBody(HttpEntity entity) {

@@ -26,7 +26,6 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
-import org.apache.pekko.http.javadsl.model.headers.Location;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
@@ -105,9 +104,9 @@ final class DelegationRoutes extends AllDirectives {
         : UUID.nameUUIDFromBytes(("reins-delegation:" + runId + ":" + spec.idempotencyKey()).getBytes(StandardCharsets.UTF_8)).toString();
     return onSuccess(runs.delegate(runId, c.caller().runAccess(), delegationId, spec), reply -> switch (reply.outcome()) {
       case CREATED -> Json.complete(StatusCodes.ACCEPTED, DelegationView.requested(runId, reply.delegation()),
-          List.of(Location.create(location(c, runId, delegationId))));
+          List.of(c.location(location(runId, delegationId))));
       case EXISTS -> onSuccess(view(runId, reply.delegation(), c.tenant()), view -> Json.complete(StatusCodes.OK, view,
-          List.of(Location.create(location(c, runId, delegationId)))));
+          List.of(c.location(location(runId, delegationId)))));
       default -> problem(reply.outcome(), reply.detail());
     });
   }
@@ -192,7 +191,7 @@ final class DelegationRoutes extends AllDirectives {
     return sharding.entityRefFor(DelegationEntity.TYPE_KEY, delegationId);
   }
 
-  private static String location(Endpoint.Call c, String runId, String delegationId) {
+  private static String location(String runId, String delegationId) {
     return "/v1/runs/" + runId + "/delegations/" + delegationId;
   }
 

@@ -7,6 +7,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.Uri;
+import org.apache.pekko.http.javadsl.model.headers.Location;
 import org.apache.pekko.http.javadsl.server.Route;
 
 /**
@@ -17,10 +19,27 @@ import org.apache.pekko.http.javadsl.server.Route;
  */
 public record Endpoint(String method, String path, Access access, Function<Call, Route> handler) {
 
-  /** An authorized request to an endpoint: the caller ({@code null} on public ones) and the path parameters. */
-  public record Call(Caller caller, Map<String, String> params, HttpRequest request) {
+  /**
+   * An authorized request to an endpoint: the caller ({@code null} on public ones), the path
+   * parameters, and the server's public URL ({@code reins.http.public-url}, empty: none configured).
+   */
+  public record Call(Caller caller, Map<String, String> params, HttpRequest request, String publicUrl) {
     public String param(String name) {
       return params.get(name);
+    }
+
+    /**
+     * An absolute {@code Location} for {@code path} (RFC 9110 allows relative ones, but clients
+     * behind proxies and the issue want absolute): under the configured public URL, else under the
+     * scheme and authority the request was sent to (its {@code Host} header).
+     */
+    public Location location(String path) {
+      if (!publicUrl.isEmpty()) {
+        String base = publicUrl.endsWith("/") ? publicUrl.substring(0, publicUrl.length() - 1) : publicUrl;
+        return Location.create(base + path);
+      }
+      Uri uri = request.getUri();
+      return Location.create(Uri.create(path).scheme(uri.scheme()).host(uri.host()).port(uri.port()));
     }
 
     public String tenant() {

@@ -18,7 +18,8 @@ public record HttpSettings(
     String adminToken,
     Duration tokenCacheTtl,
     int tokenCacheMax,
-    Duration signingKeyRefresh) {
+    Duration signingKeyRefresh,
+    String publicUrl) {
 
   public HttpSettings {
     corsOrigins = List.copyOf(corsOrigins);
@@ -44,7 +45,26 @@ public record HttpSettings(
         adminToken,
         a.getDuration("token-cache-ttl"),
         a.getInt("token-cache-max"),
-        a.getDuration("signing-key-refresh"));
+        a.getDuration("signing-key-refresh"),
+        publicUrl(h.getString("public-url")));
+  }
+
+  private static String publicUrl(String value) {
+    String url = value.trim();
+    if (!url.isEmpty()) {
+      java.net.URI parsed;
+      try {
+        parsed = new java.net.URI(url);
+      } catch (java.net.URISyntaxException e) {
+        throw new IllegalArgumentException("REINS_PUBLIC_URL (reins.http.public-url) is not a URL: " + e.getMessage());
+      }
+      if (!("http".equals(parsed.getScheme()) || "https".equals(parsed.getScheme())) || parsed.getHost() == null
+          || parsed.getQuery() != null || parsed.getFragment() != null) {
+        throw new IllegalArgumentException(
+            "REINS_PUBLIC_URL (reins.http.public-url) must be an http(s) URL like https://reins.example.com, got " + url);
+      }
+    }
+    return url;
   }
 
   /** A comma-separated list (how environment variables carry lists). */

@@ -5,6 +5,8 @@ import dev.reins.persistence.JournalDatabase;
 import dev.reins.persistence.JournalHealth;
 import dev.reins.persistence.JournalSchema;
 import dev.reins.persistence.RunJournal;
+import dev.reins.persistence.runlist.RunListProjection;
+import dev.reins.persistence.feed.JournalFeed;
 import dev.reins.runtime.ReinsNode;
 import dev.reins.runtime.run.Runs;
 import java.net.InetSocketAddress;
@@ -72,14 +74,16 @@ public final class ReinsServer implements AutoCloseable {
   private final ActorSystem<Void> system;
   private final ServerBinding binding;
   private final List<Endpoint> endpoints;
+  private final EventRoutes events;
 
-  private ReinsServer(ActorSystem<Void> system, ServerBinding binding, List<Endpoint> endpoints) {
+  private ReinsServer(ActorSystem<Void> system, ServerBinding binding, List<Endpoint> endpoints, EventRoutes events) {
     this.system = system;
     this.binding = binding;
     this.endpoints = endpoints;
+    this.events = events;
   }
 
-  private record Bound(ServerBinding binding, List<Endpoint> endpoints) {}
+  private record Bound(ServerBinding binding, List<Endpoint> endpoints, EventRoutes events) {}
 
   /** Starts a server from a resolved configuration (see the reference.conf files for the keys). */
   public static ReinsServer start(Config config) {
@@ -112,7 +116,7 @@ public final class ReinsServer implements AutoCloseable {
       ServerBinding binding = b.binding();
       log.info("Reins is listening on http://{}:{} (journal: {}, data: {})",
           binding.localAddress().getHostString(), binding.localAddress().getPort(), db, JournalDatabase.dataDir(full));
-      return new ReinsServer(system, binding, b.endpoints());
+      return new ReinsServer(system, binding, b.endpoints(), b.events());
     } catch (Exception e) {
       system.terminate();
       throw new IllegalStateException("Reins could not start: " + rootMessage(e), e);
@@ -250,11 +254,17 @@ public final class ReinsServer implements AutoCloseable {
     JobCredentials credentials = (runId, tenant, attempt, spec) ->
         signer.issue(runId, tenant, attempt, JobCredentials.lifetime(spec));
     ReinsNode node = ReinsNode.start(ctx, config, workers, credentials, clock);
+    RunListProjection.init(system, Connections.pooled(system), config.getBoolean("reins.db.create-schema"))
+        .whenComplete((done, e) -> {
+          if (e != null) {
+            log.error("the run list projection did not start (GET /v1/runs will not follow the journal): {}", rootMessage(e));
+          }
+        });
     RunJournal journal = new RunJournal(system);
     JournalHealth health = JournalHealth.start(system, journal, JournalHealth.Settings.fromConfig(config));
     Runs runs = new Runs(system, journal, http.askTimeout(), health);
     DelegationSettings delegationSettings = DelegationSettings.fromConfig(config);
-    DelegationEntity.init(system, new DelegationDrivers(new A2aDriver(),
+    DelegationEntity.init(system, new DelegationDrivers(A2aDriver.create(system, clock),
         new ChildRunDriver(runs, node.quota(), java.time.Duration.ofSeconds(node.runSettings().defaults().cancelGraceSeconds()),
             delegationSettings.childRunWatch())),
         delegationSettings, clock);
@@ -264,8 +274,10 @@ public final class ReinsServer implements AutoCloseable {
     releaseLeaseWhenLast(system, lease, clock, blocking);
     Authenticator authenticator = new Authenticator(
         tokens, signer, http.adminToken(), blocking, clock, http.tokenCacheTtl(), http.tokenCacheMax(), health);
+    EventSettings eventSettings = EventSettings.fromConfig(config);
+    EventRoutes events = new EventRoutes(runs, journal, new JournalFeed(system, eventSettings.feedScanPerSlice()), eventSettings);
     List<Endpoint> endpoints =
-        endpoints(system, runs, journal, health, node, status, http.askTimeout(), authenticator, tokens, blocking, clock);
+        endpoints(system, runs, journal, health, node, status, http.askTimeout(), authenticator, tokens, blocking, clock, events);
     Route route = routes(endpoints, http, authenticator);
     Http.get(system)
         .newServerAt(http.host(), http.port())
@@ -274,7 +286,7 @@ public final class ReinsServer implements AutoCloseable {
           if (e != null) {
             bound.completeExceptionally(e);
           } else {
-            bound.complete(new Bound(b.addToCoordinatedShutdown(Duration.ofSeconds(10), system), endpoints));
+            bound.complete(new Bound(b.addToCoordinatedShutdown(Duration.ofSeconds(10), system), endpoints, events));
           }
         });
   }
@@ -352,7 +364,7 @@ public final class ReinsServer implements AutoCloseable {
   /** Every endpoint of the API, in one table (see {@link Endpoint}). */
   static List<Endpoint> endpoints(
       ActorSystem<?> system, Runs runs, RunJournal journal, JournalHealth health, ReinsNode node, NodeStatus status,
-      Duration askTimeout, Authenticator authenticator, TokenStore tokens, Executor blocking, Clock clock) {
+      Duration askTimeout, Authenticator authenticator, TokenStore tokens, Executor blocking, Clock clock, EventRoutes events) {
     List<Endpoint> all = new ArrayList<>();
     all.addAll(new RunRoutes(runs, node.quota(), journal, node.runSettings().defaults(), node.logs(), askTimeout,
         system.scheduler()).endpoints());
@@ -360,6 +372,8 @@ public final class ReinsServer implements AutoCloseable {
         new CreateDelegationRequest.Defaults(DelegationSettings.fromConfig(system.settings().config()).defaultTimeout().toSeconds(),
             node.runSettings().defaults()),
         new A2aAllowlist(system.settings().config().getString("reins.delegations.a2a.allowed-urls")), askTimeout).endpoints());
+    all.addAll(new RunListRoutes(system, Connections.pooled(system), blocking).endpoints());
+    all.addAll(events.endpoints());
     all.addAll(new AdminRoutes(tokens, authenticator, blocking, clock).endpoints());
     all.addAll(new ClusterRoutes(system, node.pool(), askTimeout).endpoints());
     all.addAll(new HealthRoutes(system, health, status).endpoints());
@@ -384,6 +398,11 @@ public final class ReinsServer implements AutoCloseable {
    */
   List<Endpoint> endpoints() {
     return endpoints;
+  }
+
+  /** The live event streams this server cut off because their clients stopped reading. */
+  long slowStreamClientsCut() {
+    return events.slowClientsCut();
   }
 
   public ActorSystem<Void> system() {

@@ -21,6 +21,8 @@ import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -39,7 +41,6 @@ import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.ETag;
 import org.apache.pekko.http.javadsl.model.headers.EntityTag;
-import org.apache.pekko.http.javadsl.model.headers.Location;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
@@ -84,7 +85,7 @@ final class RunRoutes extends AllDirectives {
     return List.of(
         Endpoint.post("/runs", Access.scope(Scope.RUNS_SUBMIT), c -> body(b -> submit(c, b), c)),
         Endpoint.get("/runs/{id}", Access.scopeOrOwnRun(Scope.RUNS_READ), c -> runId(c, () ->
-            onSuccess(runs.get(c.param("id"), c.caller().runAccess()), this::getResponse))),
+            parameterOptional("atSeq", atSeq -> parameterOptional("at", at -> get(c, atSeq, at))))),
         Endpoint.post("/runs/{id}/cancel", Access.scope(Scope.RUNS_CANCEL), c -> runId(c, () ->
             parameterOptional("wait", wait -> body(b -> cancel(c, b, wait), c)))),
         Endpoint.post("/runs/{id}/reset", Access.scope(Scope.RUNS_RESET), c -> runId(c, () -> body(b -> reset(c, b), c))),
@@ -140,16 +141,60 @@ final class RunRoutes extends AllDirectives {
           releaseUnlessLive(tenant, runId, reply);
         }
         return switch (reply.outcome()) {
-          case CREATED -> run(StatusCodes.ACCEPTED, reply, List.of(Location.create("/v1/runs/" + runId)));
-          case EXISTS -> run(StatusCodes.OK, reply, List.of(Location.create("/v1/runs/" + runId)));
+          case CREATED -> run(StatusCodes.ACCEPTED, reply, List.of(c.location("/v1/runs/" + runId)));
+          case EXISTS -> run(StatusCodes.OK, reply, List.of(c.location("/v1/runs/" + runId)));
           default -> problemFor(reply);
         };
       });
     });
   }
 
-  private Route getResponse(RunEntity.Reply reply) {
-    return reply.outcome() != Outcome.UNCHANGED ? problemFor(reply) : run(StatusCodes.OK, reply, List.of());
+  /**
+   * The run now (a 304 when {@code If-None-Match} names its version), or, with {@code atSeq} or
+   * {@code at}, as it was: its events up to there folded by the same {@code RunState.apply} that
+   * recovers the entity. The caller's view of the run decides first, as for every read.
+   */
+  private Route get(Endpoint.Call c, Optional<String> atSeqParam, Optional<String> atParam) {
+    if (atSeqParam.isPresent() && atParam.isPresent()) {
+      return Problems.complete(Problem.invalidField("at", "give atSeq or at, not both"));
+    }
+    Long atSeq = null;
+    Instant at = null;
+    if (atSeqParam.isPresent()) {
+      if (!atSeqParam.get().matches("\\d{1,18}") || Long.parseLong(atSeqParam.get()) < 1) {
+        return Problems.complete(Problem.invalidField("atSeq", "a sequence number of the run's events (1 or more)"));
+      }
+      atSeq = Long.parseLong(atSeqParam.get());
+    }
+    if (atParam.isPresent()) {
+      try {
+        at = Instant.parse(atParam.get());
+      } catch (DateTimeParseException e) {
+        return Problems.complete(Problem.invalidField("at", "an ISO-8601 instant such as 2026-01-31T12:00:00Z"));
+      }
+    }
+    String id = c.param("id");
+    Long seq = atSeq;
+    Instant when = at;
+    return onSuccess(runs.get(id, c.caller().runAccess()), reply -> {
+      if (reply.outcome() != Outcome.UNCHANGED) {
+        return problemFor(reply);
+      }
+      if (seq == null && when == null) {
+        return conditional(etag(reply.version()), () -> run(StatusCodes.OK, reply, List.of()));
+      }
+      if (seq != null && seq > reply.version()) {
+        return Problems.complete(Problem.invalidField("atSeq", "the run has events 1 to " + reply.version()));
+      }
+      return onSuccess(seq != null ? journal.replay(id, seq) : journal.replayAt(id, when), past -> past.version() == 0
+          ? Problems.complete(Problem.notFound("run " + id + " did not exist yet at " + when))
+          : conditional(etag(past.version()), () -> run(StatusCodes.OK,
+              new RunEntity.Reply(Outcome.UNCHANGED, past.state(), past.version(), null), List.of())));
+    });
+  }
+
+  private static EntityTag etag(long version) {
+    return EntityTag.create(Long.toString(version), false);
   }
 
   private Route cancel(Endpoint.Call c, String body, Optional<String> waitParam) {
@@ -255,9 +300,10 @@ final class RunRoutes extends AllDirectives {
       if (reply.outcome() != Outcome.UNCHANGED) {
         return problemFor(reply);
       }
-      return onSuccess(journal.events(id), events -> events.isEmpty()
+      // the run's version names its journal as it is: a client that has it need not read it again
+      return conditional(etag(reply.version()), () -> onSuccess(journal.events(id), events -> events.isEmpty()
           ? Problems.complete(Problem.notFound("no run with that id"))
-          : Json.complete(StatusCodes.OK, events, List.of()));
+          : Json.complete(StatusCodes.OK, events, List.of(ETag.create(etag(events.get(events.size() - 1).seq()))))));
     });
   }
 
@@ -329,7 +375,7 @@ final class RunRoutes extends AllDirectives {
 
   private Route run(StatusCode status, RunEntity.Reply reply, List<HttpHeader> headers) {
     List<HttpHeader> all = new ArrayList<>(headers);
-    all.add(ETag.create(EntityTag.create(Long.toString(reply.version()), false)));
+    all.add(ETag.create(etag(reply.version())));
     return Json.complete(status, RunView.of(reply.state(), reply.version()), all);
   }
 

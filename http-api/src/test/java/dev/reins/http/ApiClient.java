@@ -89,8 +89,24 @@ public class ApiClient {
     }
     headers.forEach(b::header);
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return http.send(b.build(), STREAMS_UNREAD);
   }
+
+  /**
+   * The body as a string, except for an event stream (which may never end): its body is left
+   * unread (the connection closed) and answers as {@code "(event stream)"}.
+   */
+  static final HttpResponse.BodyHandler<String> STREAMS_UNREAD = info ->
+      info.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream")
+          ? HttpResponse.BodySubscribers.mapping(HttpResponse.BodySubscribers.ofInputStream(), in -> {
+              try {
+                in.close();
+              } catch (IOException e) {
+                // closing is all that is wanted
+              }
+              return "(event stream)";
+            })
+          : HttpResponse.BodyHandlers.ofString().apply(info);
 
   public HttpResponse<String> get(String path) throws IOException, InterruptedException {
     return send("GET", path, null);

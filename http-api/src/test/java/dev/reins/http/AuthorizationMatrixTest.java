@@ -140,10 +140,12 @@ class AuthorizationMatrixTest {
     return switch (caller.kind()) {
       case NO_TOKEN, WRONG_TOKEN -> Outcome.UNAUTHORIZED;
       case SCOPED -> has(caller, access.scope()) ? Outcome.ALLOWED : Outcome.FORBIDDEN;
-      case OTHER_TENANT -> !has(caller, access.scope()) ? Outcome.FORBIDDEN
+      case OTHER_TENANT -> !has(caller, access.scope()) || access.operatorsOnly() ? Outcome.FORBIDDEN
           : PARAM.matcher(endpoint.path()).find() ? Outcome.NOT_FOUND : Outcome.ALLOWED;
       case OWN_RUN -> access.ownRun() ? Outcome.ALLOWED : Outcome.FORBIDDEN;
-      case OTHER_RUN -> access.ownRun() ? Outcome.NOT_FOUND : Outcome.FORBIDDEN;
+      // on a path naming a run, another run's token finds nothing; elsewhere (the feed) it reads its own run's
+      case OTHER_RUN -> !access.ownRun() ? Outcome.FORBIDDEN
+          : PARAM.matcher(endpoint.path()).find() ? Outcome.NOT_FOUND : Outcome.ALLOWED;
     };
   }
 
@@ -165,6 +167,9 @@ class AuthorizationMatrixTest {
     samples.put("GET /runs/{id}", allowed -> onRun(target, null, 200));
     samples.put("GET /runs/{id}/events", allowed -> onRun(target, null, 200));
     samples.put("GET /runs/{id}/logs", allowed -> onRun(target, null, 200));
+    samples.put("GET /runs/{id}/events/stream", allowed -> onRun(target, null, 200));
+    samples.put("GET /events", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
+    samples.put("GET /events/stream", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
     samples.put("POST /runs/{id}/cancel", allowed -> onRun(allowed ? running() : target, "{\"reason\":\"matrix\"}", 202));
     samples.put("POST /runs/{id}/reset", allowed -> {
       RunWithToken run = ended;
@@ -205,6 +210,9 @@ class AuthorizationMatrixTest {
       }
       return onDelegation(target, targetDelegation, 202);
     });
+    samples.put("GET /runs", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
+    samples.put("GET /admin/projections", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
+    samples.put("POST /admin/projections/runs/rebuild", allowed -> new Prepared(Map.of(), null, 202, target, () -> {}));
     samples.put("GET /cluster", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
     samples.put("GET /health/live", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
     samples.put("GET /health/ready", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));

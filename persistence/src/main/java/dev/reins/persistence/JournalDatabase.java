@@ -35,17 +35,20 @@ public record JournalDatabase(
   }
 
   public enum Dialect {
-    H2("slick.jdbc.H2Profile$", "org.h2.Driver", "reins/schema/h2.sql"),
-    POSTGRES("slick.jdbc.PostgresProfile$", "org.postgresql.Driver", "reins/schema/postgres.sql");
+    H2("slick.jdbc.H2Profile$", "org.h2.Driver", "reins/schema/h2.sql", "h2-dialect"),
+    POSTGRES("slick.jdbc.PostgresProfile$", "org.postgresql.Driver", "reins/schema/postgres.sql", "postgres-dialect");
 
     final String slickProfile;
     final String driver;
     final String schemaResource;
+    /** pekko-projection-jdbc's name for it (its offset store's SQL). */
+    final String projectionDialect;
 
-    Dialect(String slickProfile, String driver, String schemaResource) {
+    Dialect(String slickProfile, String driver, String schemaResource, String projectionDialect) {
       this.slickProfile = slickProfile;
       this.driver = driver;
       this.schemaResource = schemaResource;
+      this.projectionDialect = projectionDialect;
     }
   }
 
@@ -103,7 +106,7 @@ public record JournalDatabase(
     return Path.of(config.getString("reins.data-dir")).toAbsolutePath().normalize();
   }
 
-  /** The Slick database shared by the journal, snapshot store and read journal. */
+  /** The Slick database shared by the journal, snapshot store and read journal, and the projections' dialect. */
   public Config pekkoConfig() {
     Map<String, Object> db = new HashMap<>();
     db.put("url", url);
@@ -117,7 +120,8 @@ public record JournalDatabase(
     return ConfigFactory.empty()
         .withValue("pekko-persistence-jdbc.shared-databases.reins.profile",
             ConfigValueFactory.fromAnyRef(dialect.slickProfile))
-        .withValue("pekko-persistence-jdbc.shared-databases.reins.db", ConfigValueFactory.fromMap(db));
+        .withValue("pekko-persistence-jdbc.shared-databases.reins.db", ConfigValueFactory.fromMap(db))
+        .withValue("pekko.projection.jdbc.dialect", ConfigValueFactory.fromAnyRef(dialect.projectionDialect));
   }
 
   @Override

@@ -6,6 +6,9 @@ import dev.reins.protocol.json.ReinsJson;
 import dev.reins.protocol.run.RunEvent;
 import dev.reins.protocol.run.RunState;
 import java.time.Duration;
+import java.time.Instant;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.stream.javadsl.Source;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
@@ -61,6 +64,42 @@ public final class RunJournal {
               return new Replayed(state, version);
             });
   }
+
+  /**
+   * The run's state as of {@code at}: the fold of its events whose time is {@code at} or earlier
+   * (a run's events are written in time order). Version 0 when the run did not exist yet.
+   */
+  public CompletionStage<Replayed> replayAt(String runId, Instant at) {
+    return envelopes(runId, Long.MAX_VALUE)
+        .thenApply(
+            list -> {
+              RunState state = RunState.EMPTY;
+              long version = 0;
+              for (EventEnvelope e : list) {
+                RunEvent event = (RunEvent) e.event();
+                if (event.at().isAfter(at)) {
+                  break;
+                }
+                state = state.apply(event);
+                version = e.sequenceNr();
+              }
+              return new Replayed(state, version);
+            });
+  }
+
+  /**
+   * The run's events after {@code afterSeq}, then live as they are written (polled every {@code
+   * jdbc-read-journal.refresh-interval}), each with the run's state after it (the same fold as
+   * recovery, from the first event on). Never completes.
+   */
+  public Source<Folded, NotUsed> live(String runId, long afterSeq) {
+    return readJournal.eventsByPersistenceId(persistenceId(runId), 0L, Long.MAX_VALUE)
+        .scan(new Folded(RunState.EMPTY, null), (acc, e) -> new Folded(acc.state().apply((RunEvent) e.event()), toStored(e)))
+        .filter(f -> f.event() != null && f.event().seq() > afterSeq);
+  }
+
+  /** One event of a run and the run's state after it. */
+  public record Folded(RunState state, StoredEvent event) {}
 
   /** The node that ran (or runs) the attempt, from its placement or start event; empty if it never ran. */
   public CompletionStage<Optional<String>> attemptNode(String runId, int attempt) {

@@ -38,6 +38,8 @@ public record SubmitRunRequest(
 
   public static final int MAX_IDEMPOTENCY_KEY = 200;
   static final int MAX_LABELS = 64;
+  public static final int MAX_LABEL_NAME = 200;
+  public static final int MAX_LABEL_VALUE = 1000;
 
   public Validated toSpec(Defaults defaults) {
     if (executor == null) {
@@ -98,6 +100,11 @@ public record SubmitRunRequest(
       for (Map.Entry<String, String> e : labels.entrySet()) {
         if (e.getKey().isEmpty() || e.getValue() == null) {
           return Validated.invalid("labels", "label names must be non-empty and values strings");
+        }
+        // the run list filters on labels (an indexed table): bounded names and values
+        if (e.getKey().length() > MAX_LABEL_NAME || e.getValue().length() > MAX_LABEL_VALUE) {
+          return Validated.invalid("labels", "label names are at most " + MAX_LABEL_NAME + " characters, values at most "
+              + MAX_LABEL_VALUE);
         }
       }
     }
