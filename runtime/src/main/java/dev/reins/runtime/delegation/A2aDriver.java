@@ -109,6 +109,8 @@ public final class A2aDriver implements DelegationDriver {
     private Peer peer;
     private String taskId;
     private boolean sending;
+    /** Looking for a task this delegation may have sent before a restart. */
+    private boolean finding;
     /** The send that got no answer: the task it may have made is looked for before failing. */
     private A2aException lostSend;
     private boolean done;
@@ -200,6 +202,7 @@ public final class A2aDriver implements DelegationDriver {
     }
 
     private void find() {
+      finding = true;
       getContext().pipeToSelf(client.findTask(peer, contextId(state.delegationId()), requestTimeout()), Found::new);
     }
 
@@ -214,6 +217,7 @@ public final class A2aDriver implements DelegationDriver {
     }
 
     private Behavior<Command> onFound(Found m) {
+      finding = false;
       if (done) {
         return this;
       }
@@ -330,7 +334,7 @@ public final class A2aDriver implements DelegationDriver {
         return this;
       }
       stream = null;
-      if (m.error() != null) {
+      if (m.error() != null && !idleTimeout(m.error())) {
         A2aException e = A2aClient.classify(m.error(), peer.version().subscribe + " at " + peer.rpcUrl());
         if (e.isTransient()) {
           return retryLater(Retry.WATCH, e);
@@ -339,6 +343,16 @@ public final class A2aDriver implements DelegationDriver {
       }
       poll();
       return this;
+    }
+
+    /** A quiet stream closed by the client's idle timeout is no error: look at the task and subscribe again. */
+    private boolean idleTimeout(Throwable t) {
+      for (Throwable x = t; x != null; x = x.getCause()) {
+        if (String.valueOf(x.getMessage()).contains("idle-timeout") || x.getClass().getName().contains("IdleTimeout")) {
+          return true;
+        }
+      }
+      return false;
     }
 
     private Behavior<Command> onPolled(Polled m) {
@@ -429,7 +443,7 @@ public final class A2aDriver implements DelegationDriver {
         replyCancel(false, "the remote work had already ended");
       } else if (taskId != null && peer != null) {
         issueCancel();
-      } else if (taskId == null && peer != null && !sending) {
+      } else if (taskId == null && peer != null && !sending && !finding) {
         replyCancel(true, "nothing had been sent to the agent");
       }
       // otherwise: the card or the send is on its way; its answer decides (within the bound)
