@@ -50,6 +50,7 @@ for _ in $(seq 1 600); do
   kill -0 "$SERVER_SID" 2>/dev/null || { tail -n 40 "$RESULTS/server.log" >&2; exit 1; }
   sleep 0.5
 done
-log "server ready; machine: $(nproc) CPUs, $(uname -sr), $(java -version 2>&1 | head -n 1), node $(node --version)"
+log "server ready; load average $(cut -d ' ' -f 1-3 /proc/loadavg); machine: $(nproc) CPUs, $(uname -sr), $(java -version 2>&1 | head -n 1), node $(node --version)"
 java -Xms256m -Xmx512m -cp "bench/target/classes:$(cat bench/target/classpath.txt)" dev.reins.bench.DelegationLatency \
   --url "http://127.0.0.1:$HTTP_PORT" --token "$TOKEN" --peer "http://127.0.0.1:$PEER_PORT" "$@" | tee "$RESULTS/delegations.txt"
+log "load average after: $(cut -d ' ' -f 1-3 /proc/loadavg)"

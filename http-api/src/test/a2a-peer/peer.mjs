@@ -4,8 +4,8 @@
 //   {"fail": true}           end the task failed;   {"reject": true}: end it rejected
 //   {"ignoreCancel": true}   keep working when asked to cancel (the cancel is still recorded)
 //   {"waitForRelease": true} work until POST /_peer/release
-//   text "http500" / "garbage" / "stall": the SendMessage request answers HTTP 500, a non-JSON
-//   body, or nothing at all.
+//   text "http500" / "garbage" / "stall" / "rpcerror": the SendMessage request answers HTTP 500, a
+//   non-JSON body, nothing at all, or a JSON-RPC error (the SDK's own errors need a broken request).
 // Usage: node peer.mjs [--port N] [--v03-only]. Prints "PEER LISTENING <port>" once it listens.
 // Test endpoints (not A2A): GET /_peer/log (tasks seen, cancels received, JSON-RPC methods),
 // GET /_peer/task/<id> (one task and its cancels; times also in wall-clock microseconds),
@@ -137,6 +137,7 @@ const listener = app.listen(port, '127.0.0.1', () => {
     if (words.includes('http500')) return res.status(500).send('internal trouble');
     if (words.includes('garbage')) return res.status(200).type('application/json').send('<html>not json');
     if (words.includes('stall')) return; // never answers
+    if (words.includes('rpcerror')) return res.json({ jsonrpc: '2.0', id: body.id ?? null, error: { code: -32603, message: 'the test asked for an error' } });
     next();
   }, jsonRpcHandler({ requestHandler: handler, userBuilder: UserBuilder.noAuthentication, legacyCompat: { enabled: true } }));
   console.log(`PEER LISTENING ${actual}`);

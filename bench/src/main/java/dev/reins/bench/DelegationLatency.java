@@ -85,7 +85,7 @@ public final class DelegationLatency {
     for (int c = 0; c < clients; c++) {
       all.add(pool.submit(() -> {
         for (int i; (i = next.getAndIncrement()) < creates; ) {
-          String parent = parents.get(i / perParent);
+          String parent = parents.get(i % parents.size()); // spread: one run journals its requests one at a time
           long t0 = System.nanoTime();
           try {
             HttpResponse<String> r = post("/v1/runs/" + parent + "/delegations", body(20, "{\"workMs\":20}", 600));

@@ -184,6 +184,36 @@ class A2aDelegationTest {
   }
 
   @Test
+  void aJsonRpcErrorFailsTheDelegation() throws Exception {
+    assertFailsWith("rpcerror", "rpc_error");
+  }
+
+  @Test
+  void aRejectedRemoteTaskFailsTheDelegation() throws Exception {
+    Parent parent = parent();
+    String did = delegate(parent.id, target(peer.url(), "please reject", "{\"reject\":true}", 30, null));
+    JsonNode d = awaitDelegation(parent.id, did, "failed", Duration.ofSeconds(15));
+    assertEquals("remote_rejected", d.path("reason").asText(), d.toString());
+    parent.end();
+  }
+
+  @Test
+  void aPeerThatDiesWhileItsTaskIsWatchedEndsTheDelegationAtItsDeadline() throws Exception {
+    A2aPeer mortal = A2aPeer.start();
+    Parent parent = parent();
+    String did;
+    try {
+      did = delegate(parent.id, target(mortal.url(), "long work", "{\"workMs\":600000}", 3, null));
+      awaitRemote(parent.id, did);
+    } finally {
+      mortal.close(); // the stream breaks; every retry is refused until the deadline
+    }
+    JsonNode d = awaitDelegation(parent.id, did, "timed_out", Duration.ofSeconds(3).plus(BOUND));
+    assertTrue(d.path("detail").asText().contains("not confirmed"), d.toString());
+    parent.end();
+  }
+
+  @Test
   void aRemoteTaskThatFailsFailsTheDelegation() throws Exception {
     Parent parent = parent();
     String did = delegate(parent.id, target(peer.url(), "please fail", "{\"fail\":true}", 30, null));

@@ -42,7 +42,7 @@ class A2aDriverTest {
   void start() throws Exception {
     kit = ActorTestKit.create();
     peer = A2aPeer.start();
-    A2aSettings settings = new A2aSettings(new A2aAllowlist("http://127.0.0.1"), Duration.ofSeconds(10), Duration.ofMillis(20),
+    A2aSettings settings = new A2aSettings(new A2aAllowlist("http://127.0.0.1,http://reins-no-such-host.invalid"), Duration.ofSeconds(10), Duration.ofMillis(20),
         Duration.ofSeconds(1), 16 * 1024 * 1024, List.of());
     driver = new A2aDriver(new A2aClient(kit.system(), settings), Clock.systemUTC());
   }
@@ -83,6 +83,15 @@ class A2aDriverTest {
     assertTrue(A2aDelegationTest.cancelsOf(peer, taskId) >= 1, "the peer was asked to cancel");
   }
 
+  @Test
+  void aHostNameThatDoesNotResolveFailsAsSuch() throws Exception {
+    DelegationState state = state("{}", "http://reins-no-such-host.invalid/");
+    TestProbe<DelegationDriver.Report> probe = kit.createTestProbe();
+    kit.spawn(driver.create(state, probe.getRef()));
+    DelegationDriver.Failed failed = next(probe, DelegationDriver.Failed.class, Duration.ofSeconds(20));
+    assertEquals("dns_failure", failed.reason(), failed.toString());
+  }
+
   /** The next report of type {@code type}, skipping state changes on the way. */
   private static <T> T next(TestProbe<DelegationDriver.Report> probe, Class<T> type, Duration within) {
     Instant end = Instant.now().plus(within);
@@ -107,9 +116,13 @@ class A2aDriverTest {
   }
 
   private DelegationState state(String data) throws Exception {
+    return state(data, peer.url());
+  }
+
+  private DelegationState state(String data, String url) throws Exception {
     String id = UUID.randomUUID().toString();
     Instant now = Instant.now();
-    DelegationSpec spec = new DelegationSpec(new DelegationTarget.A2a(peer.url(),
+    DelegationSpec spec = new DelegationSpec(new DelegationTarget.A2a(url,
         new DelegationTarget.Message("driver test", ReinsJson.mapper().readTree(data))), 60, DelegationSpec.OnParentEnd.CANCEL, null);
     return new DelegationState(id, "run-" + id, null, spec, DelegationStatus.PENDING, now.plusSeconds(60), now, now, null, null, null,
         null, null, null, false);

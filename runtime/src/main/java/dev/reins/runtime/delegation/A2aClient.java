@@ -75,13 +75,44 @@ public final class A2aClient {
   public record Peer(String rpcUrl, Version version, boolean streaming) {}
 
   /** A remote task as far as a delegation cares: its state (normalized, e.g. {@code working}) and output. */
-  public record RemoteTask(String id, String state, String statusText, List<DelegationResult.Part> parts) {
+  public record RemoteTask(String id, String state, String statusText, List<Artifact> artifacts) {
+    public RemoteTask {
+      artifacts = artifacts == null ? List.of() : List.copyOf(artifacts);
+    }
+
+    /** Every artifact's parts, in order, as a delegation's result keeps them. */
+    public List<DelegationResult.Part> parts() {
+      List<DelegationResult.Part> out = new ArrayList<>();
+      for (Artifact a : artifacts) {
+        for (DelegationResult.Part p : a.parts()) {
+          out.add(new DelegationResult.Part(a.name(), p.text(), p.data()));
+        }
+      }
+      return out;
+    }
+
     boolean terminal() {
       return switch (state) {
         case "completed", "failed", "canceled", "rejected", "input-required", "auth-required" -> true;
         default -> false;
       };
     }
+  }
+
+  /** One artifact of a task ({@code id} may be null for an answer that was a message). */
+  public record Artifact(String id, String name, List<DelegationResult.Part> parts) {
+    public Artifact {
+      parts = List.copyOf(parts);
+    }
+  }
+
+  /**
+   * One event of a task's stream: the task as it is ({@code SNAPSHOT}, the first event of a
+   * subscription), a status change ({@code STATUS}: {@code task} has id, state and status text),
+   * an artifact or a chunk of one ({@code ARTIFACT}), or anything else ({@code OTHER}).
+   */
+  public record StreamEvent(Kind kind, RemoteTask task, Artifact artifact, boolean append) {
+    public enum Kind { SNAPSHOT, STATUS, ARTIFACT, OTHER }
   }
 
   /** An error talking to a peer; {@code transientError}: worth another try (while watching a task). */
@@ -243,7 +274,8 @@ public final class A2aClient {
       if (msg != null && msg.isObject()) {
         // the agent answered with a message and made no task: that answer is the result
         String id = msg.path("taskId").asText(msg.path("messageId").asText(""));
-        return new RemoteTask(id.isEmpty() ? "message:" + messageId : id, "completed", null, parts(msg.path("parts"), null));
+        return new RemoteTask(id.isEmpty() ? "message:" + messageId : id, "completed", null,
+            List.of(new Artifact(null, null, parts(msg.path("parts"), null))));
       }
       throw malformed(peer, peer.version().send + " answered neither a task nor a message: " + abbreviate(result.toString()));
     });
@@ -311,11 +343,10 @@ public final class A2aClient {
   // ---- streaming ------------------------------------------------------------------------------
 
   /**
-   * The task's events ({@code SubscribeToTask} / {@code tasks/resubscribe}), each normalized to the
-   * task's state as far as that event tells it (null state: an event that does not change it).
-   * On its own connection; cancel by cancelling the stream.
+   * The task's events ({@code SubscribeToTask} / {@code tasks/resubscribe}), the same for both
+   * versions. On its own connection; cancel by cancelling the stream.
    */
-  public Source<RemoteTask, NotUsed> subscribe(Peer peer, String taskId, Duration connectTimeout) {
+  public Source<StreamEvent, NotUsed> subscribe(Peer peer, String taskId, Duration connectTimeout) {
     ObjectNode rpc = JSON.createObjectNode();
     rpc.put("jsonrpc", "2.0");
     rpc.put("id", ids.incrementAndGet());
@@ -361,35 +392,42 @@ public final class A2aClient {
         });
   }
 
-  private RemoteTask event(Peer peer, ServerSentEvent e, String what) {
+  private StreamEvent event(Peer peer, ServerSentEvent e, String what) {
     JsonNode result = result(parse(e.getData(), what), what);
+    JsonNode task;
+    JsonNode status;
+    JsonNode artifact;
     if (peer.version() == Version.V1_0) {
-      if (result.has("task")) {
-        return task(result.get("task"), peer.rpcUrl());
-      }
-      if (result.has("statusUpdate")) {
-        JsonNode u = result.get("statusUpdate");
-        return new RemoteTask(u.path("taskId").asText(), state(u.path("status").path("state").asText("")),
-            statusText(u.path("status")), List.of());
-      }
-      if (result.has("artifactUpdate") || result.has("message")) {
-        return new RemoteTask(null, null, null, List.of());
+      task = result.get("task");
+      status = result.get("statusUpdate");
+      artifact = result.get("artifactUpdate");
+      if (task == null && status == null && artifact == null && !result.has("message")) {
+        throw malformed(peer, what + " streamed an event of no known kind: " + abbreviate(result.toString()));
       }
     } else {
       String kind = result.path("kind").asText("");
-      switch (kind) {
-        case "task":
-          return task(result, peer.rpcUrl());
-        case "status-update":
-          return new RemoteTask(result.path("taskId").asText(), state(result.path("status").path("state").asText("")),
-              statusText(result.path("status")), List.of());
-        case "artifact-update", "message":
-          return new RemoteTask(null, null, null, List.of());
-        default:
-          break;
+      task = kind.equals("task") ? result : null;
+      status = kind.equals("status-update") ? result : null;
+      artifact = kind.equals("artifact-update") ? result : null;
+      if (task == null && status == null && artifact == null && !kind.equals("message")) {
+        throw malformed(peer, what + " streamed an event of no known kind: " + abbreviate(result.toString()));
       }
     }
-    throw malformed(peer, what + " streamed an event of no known kind: " + abbreviate(result.toString()));
+    if (task != null) {
+      return new StreamEvent(StreamEvent.Kind.SNAPSHOT, task(task, peer.rpcUrl()), null, false);
+    }
+    if (status != null) {
+      String state = state(status.path("status").path("state").asText(""));
+      if (state == null) {
+        throw malformed(peer, what + " streamed a status of no known state: " + abbreviate(status.toString()));
+      }
+      return new StreamEvent(StreamEvent.Kind.STATUS,
+          new RemoteTask(status.path("taskId").asText(), state, statusText(status.path("status")), List.of()), null, false);
+    }
+    if (artifact != null) {
+      return new StreamEvent(StreamEvent.Kind.ARTIFACT, null, artifact(artifact.path("artifact")), artifact.path("append").asBoolean(false));
+    }
+    return new StreamEvent(StreamEvent.Kind.OTHER, null, null, false);
   }
 
   // ---- normalizing the two versions -------------------------------------------------------------
@@ -401,12 +439,16 @@ public final class A2aClient {
       throw new A2aException("malformed_response", "the agent at " + url + " answered a task without id or known state: "
           + abbreviate(t.toString()), false);
     }
-    List<DelegationResult.Part> parts = new ArrayList<>();
+    List<Artifact> artifacts = new ArrayList<>();
     for (JsonNode artifact : t.path("artifacts")) {
-      String name = artifact.path("name").asText(artifact.path("artifactId").asText(null));
-      parts.addAll(parts(artifact.path("parts"), name));
+      artifacts.add(artifact(artifact));
     }
-    return new RemoteTask(id, state, statusText(t.path("status")), parts);
+    return new RemoteTask(id, state, statusText(t.path("status")), artifacts);
+  }
+
+  private static Artifact artifact(JsonNode a) {
+    String id = a.path("artifactId").asText(null);
+    return new Artifact(id, a.path("name").asText(id), parts(a.path("parts"), null));
   }
 
   /** {@code TASK_STATE_INPUT_REQUIRED} (1.0) and {@code input-required} (0.3) both become {@code input-required}. */

@@ -6,6 +6,7 @@ import dev.reins.protocol.delegation.DelegationTarget;
 import dev.reins.runtime.delegation.A2aClient.A2aException;
 import dev.reins.runtime.delegation.A2aClient.Peer;
 import dev.reins.runtime.delegation.A2aClient.RemoteTask;
+import dev.reins.runtime.delegation.A2aClient.StreamEvent;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -88,7 +89,7 @@ public final class A2aDriver implements DelegationDriver {
 
   private record Sent(RemoteTask task, Throwable error) implements Command {}
 
-  private record Streamed(RemoteTask event, long stream) implements Command {}
+  private record Streamed(StreamEvent event, long stream) implements Command {}
 
   private record StreamEnded(Throwable error, long stream) implements Command {}
 
@@ -109,6 +110,8 @@ public final class A2aDriver implements DelegationDriver {
     private Peer peer;
     private String taskId;
     private boolean sending;
+    /** Looking for a task this delegation may have sent before a restart. */
+    private boolean finding;
     /** The send that got no answer: the task it may have made is looked for before failing. */
     private A2aException lostSend;
     private boolean done;
@@ -117,6 +120,11 @@ public final class A2aDriver implements DelegationDriver {
     private Duration backoff;
     private int transientErrors;
     private String lastState;
+    /**
+     * The task as this subscription has seen it: the snapshot that opens the stream, then each
+     * artifact update. With it, the end of the task needs no further call to read its result.
+     */
+    private java.util.Map<String, A2aClient.Artifact> streamed;
     // cancel
     private boolean cancelling;
     private boolean cancelIssued;
@@ -200,6 +208,7 @@ public final class A2aDriver implements DelegationDriver {
     }
 
     private void find() {
+      finding = true;
       getContext().pipeToSelf(client.findTask(peer, contextId(state.delegationId()), requestTimeout()), Found::new);
     }
 
@@ -214,6 +223,7 @@ public final class A2aDriver implements DelegationDriver {
     }
 
     private Behavior<Command> onFound(Found m) {
+      finding = false;
       if (done) {
         return this;
       }
@@ -290,6 +300,7 @@ public final class A2aDriver implements DelegationDriver {
       }
       if (peer.streaming()) {
         stopStream();
+        streamed = null;
         long no = ++streamNo;
         ActorRef<Command> self = getContext().getSelf();
         Pair<UniqueKillSwitch, CompletionStage<Done>> run = client.subscribe(peer, taskId, requestTimeout())
@@ -311,17 +322,52 @@ public final class A2aDriver implements DelegationDriver {
       if (done || m.stream() != streamNo) {
         return this;
       }
-      RemoteTask e = m.event();
+      StreamEvent e = m.event();
       transientErrors = 0;
       backoff = settings().pollMin();
-      if (e.state() == null) {
-        return this; // an artifact or message: the result is read from the finished task
+      switch (e.kind()) {
+        case SNAPSHOT -> {
+          streamed = new java.util.LinkedHashMap<>();
+          int n = 0;
+          for (A2aClient.Artifact a : e.task().artifacts()) {
+            streamed.put(a.id() == null ? "#" + n++ : a.id(), a);
+          }
+          return onStatus(e.task());
+        }
+        case ARTIFACT -> {
+          if (streamed != null) {
+            A2aClient.Artifact a = e.artifact();
+            String key = a.id() == null ? "#" + streamed.size() : a.id();
+            A2aClient.Artifact before = streamed.get(key);
+            if (e.append() && before != null) {
+              List<DelegationResult.Part> parts = new ArrayList<>(before.parts());
+              parts.addAll(a.parts());
+              a = new A2aClient.Artifact(before.id(), before.name(), parts);
+            }
+            streamed.put(key, a);
+          }
+          return this;
+        }
+        case STATUS -> {
+          return onStatus(e.task());
+        }
+        default -> {
+          return this;
+        }
       }
-      changed(e.state());
-      if (e.terminal()) {
-        stopStream();
-        poll(); // the finished task, with all its artifacts
+    }
+
+    private Behavior<Command> onStatus(RemoteTask t) {
+      changed(t.state());
+      if (!t.terminal()) {
+        return this;
       }
+      stopStream();
+      if (streamed != null) {
+        // the stream showed the whole task: its end, with its artifacts, needs no further call
+        return finish(new RemoteTask(taskId, t.state(), t.statusText(), new ArrayList<>(streamed.values())));
+      }
+      poll(); // a stream that did not open with the task: read the finished task, with its artifacts
       return this;
     }
 
@@ -330,7 +376,7 @@ public final class A2aDriver implements DelegationDriver {
         return this;
       }
       stream = null;
-      if (m.error() != null) {
+      if (m.error() != null && !idleTimeout(m.error())) {
         A2aException e = A2aClient.classify(m.error(), peer.version().subscribe + " at " + peer.rpcUrl());
         if (e.isTransient()) {
           return retryLater(Retry.WATCH, e);
@@ -339,6 +385,16 @@ public final class A2aDriver implements DelegationDriver {
       }
       poll();
       return this;
+    }
+
+    /** A quiet stream closed by the client's idle timeout is no error: look at the task and subscribe again. */
+    private boolean idleTimeout(Throwable t) {
+      for (Throwable x = t; x != null; x = x.getCause()) {
+        if (String.valueOf(x.getMessage()).contains("idle-timeout") || x.getClass().getName().contains("IdleTimeout")) {
+          return true;
+        }
+      }
+      return false;
     }
 
     private Behavior<Command> onPolled(Polled m) {
@@ -429,7 +485,7 @@ public final class A2aDriver implements DelegationDriver {
         replyCancel(false, "the remote work had already ended");
       } else if (taskId != null && peer != null) {
         issueCancel();
-      } else if (taskId == null && peer != null && !sending) {
+      } else if (taskId == null && peer != null && !sending && !finding) {
         replyCancel(true, "nothing had been sent to the agent");
       }
       // otherwise: the card or the send is on its way; its answer decides (within the bound)
