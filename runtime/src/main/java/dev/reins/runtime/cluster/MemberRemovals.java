@@ -49,6 +49,13 @@ public final class MemberRemovals {
     return removals;
   }
 
+  /** Removals known beforehand (tests). */
+  public static MemberRemovals of(Map<String, Instant> removedAt) {
+    MemberRemovals removals = new MemberRemovals(Clock.systemUTC());
+    removals.removed.putAll(removedAt);
+    return removals;
+  }
+
   /** When this node saw {@code address} ({@code pekko://reins@host:port}) removed, if it did. */
   public Optional<Instant> removedAt(String address) {
     return Optional.ofNullable(removed.get(address));
