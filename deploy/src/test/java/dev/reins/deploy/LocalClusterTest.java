@@ -176,11 +176,15 @@ class LocalClusterTest {
       mark("node " + KILLED + " runs " + victim + " and " + (busySlots(node1, killedAddress) - 1) + " other attempt(s): SIGKILL");
       longRuns.set(false);
       up.set(KILLED, 0);
+      List<String> onKilled = runningOn(node1, killedAddress);
       script(Duration.ofMinutes(1), "kill", Integer.toString(KILLED), "--dir", clusterDir.toString());
+      long killedAt = System.nanoTime();
       mark("node " + KILLED + " killed");
+      Thread failover = measureFailover(node1, killedAddress, onKilled, killedAt);
       Awaitility.await("the others remove node " + KILLED).atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500))
           .until(() -> !members(node1).containsKey(killedAddress));
       mark("node " + KILLED + " removed from the cluster");
+      failover.join(Duration.ofMinutes(2).toMillis());
       int before = acceptedByNode.get(1) + acceptedByNode.get(3);
       Awaitility.await("the others take runs without node " + KILLED).atMost(Duration.ofMinutes(2))
           .pollInterval(Duration.ofMillis(200)).until(() -> acceptedByNode.get(1) + acceptedByNode.get(3) >= before + 10);
@@ -213,7 +217,7 @@ class LocalClusterTest {
       int pick = random.nextInt(10);
       try {
         if (pick < 5 || recent.isEmpty()) {
-          // short runs; before the kill, one in four outlives the failover (about 20 s on this
+          // short runs; before the kill, one in four outlives the failover (12 to 15 s on this
           // machine), so that an attempt of the killed node that kept running would still be alive
           // when its run starts the next attempt elsewhere
           double duration = longRuns.get() && random.nextInt(4) == 0
@@ -349,7 +353,7 @@ class LocalClusterTest {
   }
 
   /** The run as the API shows it, rebuilt from its journal with the one fold. */
-  private static JsonNode replay(JsonNode events, long version) throws IOException {
+  static JsonNode replay(JsonNode events, long version) throws IOException {
     RunState state = RunState.EMPTY;
     long seq = 0;
     for (JsonNode e : events) {
@@ -363,11 +367,11 @@ class LocalClusterTest {
     return ReinsJson.mapper().readTree(ReinsJson.mapper().writeValueAsString(RunView.of(state, seq)));
   }
 
-  private static boolean terminal(JsonNode run) {
+  static boolean terminal(JsonNode run) {
     return Set.of("succeeded", "failed", "cancelled", "timed_out").contains(run.get("state").asText());
   }
 
-  private static Map<String, JsonNode> members(ApiClient api) throws IOException, InterruptedException {
+  static Map<String, JsonNode> members(ApiClient api) throws IOException, InterruptedException {
     HttpResponse<String> r = api.get("/v1/cluster");
     assertEquals(200, r.statusCode(), r.body());
     Map<String, JsonNode> out = new TreeMap<>();
@@ -397,6 +401,59 @@ class LocalClusterTest {
       }
     }
     return null;
+  }
+
+  /** The recent runs that run on {@code node} now. */
+  private List<String> runningOn(ApiClient api, String node) throws IOException, InterruptedException {
+    List<String> out = new ArrayList<>();
+    for (String id : new ArrayList<>(recent.subList(Math.max(0, recent.size() - 40), recent.size()))) {
+      HttpResponse<String> r = api.get("/v1/runs/" + id);
+      if (r.statusCode() == 200) {
+        JsonNode run = ApiClient.json(r);
+        if (run.get("state").asText().equals("running") && node.equals(run.path("worker").path("node").asText())) {
+          out.add(id);
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Marks on the timeline how long after the kill every run that was running on the killed node
+   * runs again elsewhere (or has ended): a figure for the failover, not an assertion.
+   */
+  private Thread measureFailover(ApiClient api, String killed, List<String> runs, long killedAt) {
+    Thread t = new Thread(() -> {
+      Set<String> left = new HashSet<>(runs);
+      long deadline = killedAt + Duration.ofMinutes(2).toNanos();
+      while (!left.isEmpty() && System.nanoTime() < deadline) {
+        for (String id : new ArrayList<>(left)) {
+          try {
+            HttpResponse<String> r = api.get("/v1/runs/" + id);
+            if (r.statusCode() == 200) {
+              JsonNode run = ApiClient.json(r);
+              boolean elsewhere = run.get("state").asText().equals("running") && !killed.equals(run.path("worker").path("node").asText());
+              if (elsewhere || terminal(run)) {
+                left.remove(id);
+              }
+            }
+          } catch (IOException e) {
+            // asked again below
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+        try {
+          Thread.sleep(100); // sampling for a figure, not waiting for a result
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+      mark(String.format(java.util.Locale.ROOT, "failover: %d run(s) of node %d %s %.1f s after the SIGKILL", runs.size(), KILLED,
+          left.isEmpty() ? "run again elsewhere (or ended)" : "not all back (" + left + ")", (System.nanoTime() - killedAt) / 1e9));
+    }, "failover-figure");
+    t.start();
+    return t;
   }
 
   private static int busySlots(ApiClient api, String node) throws IOException, InterruptedException {
@@ -447,7 +504,7 @@ class LocalClusterTest {
   }
 
   /** The first of {@code count} consecutive free ports. */
-  private static int freeRange(int count) throws IOException {
+  static int freeRange(int count) throws IOException {
     for (int attempt = 0; attempt < 100; attempt++) {
       int base = ThreadLocalRandom.current().nextInt(20000, 60000);
       boolean free = true;
@@ -465,7 +522,7 @@ class LocalClusterTest {
     throw new IOException("no " + count + " consecutive free ports");
   }
 
-  private static void deleteTree(Path dir) throws IOException {
+  static void deleteTree(Path dir) throws IOException {
     if (!Files.exists(dir)) {
       return;
     }

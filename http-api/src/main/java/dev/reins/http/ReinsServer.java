@@ -340,19 +340,35 @@ public final class ReinsServer implements AutoCloseable {
     Duration stopCap = config.getDuration("reins.shutdown.stop-grace-cap");
     shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "reins-unready", () -> {
       status.draining();
+      if (downed(shutdown)) {
+        // A downed node's runs are the others' now: they start their next attempts after
+        // lost-worker-delay, so its processes go at once, before anything else of the shutdown
+        // (the HTTP listener may wait for requests in flight) and without a drain.
+        log.warn("this node was downed by the cluster: killing its running attempts at once (no drain)");
+        return stopWorkers(system, node, Instant.now(), true, stopCap);
+      }
       return delay(system, unreadyDelay);
     });
     shutdown.addTask(CoordinatedShutdown.PhaseServiceStop(), "reins-drain-workers", () ->
-        AskPattern.<WorkerPool.Command, WorkerPool.Drained>ask(node.pool(),
-                r -> new WorkerPool.Drain(Instant.now().plus(drain), r), drain.plus(stopCap), system.scheduler())
-            .handle((drained, e) -> {
-              if (e != null) {
-                log.warn("the workers did not drain in time; stopping the rest with the node: {}", e.toString());
-              } else if (drained.stopped() > 0) {
-                log.info("drained: stopped {} attempt(s) that were still running after {}", drained.stopped(), drain);
-              }
-              return Done.getInstance();
-            }));
+        stopWorkers(system, node, Instant.now().plus(drain), false, drain.plus(stopCap)));
+  }
+
+  private static CompletionStage<Done> stopWorkers(ActorSystem<?> system, ReinsNode node, Instant deadline, boolean kill, Duration timeout) {
+    return AskPattern.<WorkerPool.Command, WorkerPool.Drained>ask(node.pool(),
+            r -> new WorkerPool.Drain(deadline, kill, r), timeout, system.scheduler())
+        .handle((drained, e) -> {
+          if (e != null) {
+            log.warn("the workers did not drain in time; stopping the rest with the node: {}", e.toString());
+          } else if (drained.stopped() > 0) {
+            log.info("{} {} attempt(s) that were still running", kill ? "killed" : "drained: stopped", drained.stopped());
+          }
+          return Done.getInstance();
+        });
+  }
+
+  /** The shutdown follows this node's downing (split-brain resolver), not a SIGTERM or close. */
+  private static boolean downed(CoordinatedShutdown shutdown) {
+    return shutdown.getShutdownReason().map(CoordinatedShutdown.clusterDowningReason()::equals).orElse(false);
   }
 
   private static CompletionStage<Done> delay(ActorSystem<?> system, Duration d) {

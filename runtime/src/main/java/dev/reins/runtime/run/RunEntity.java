@@ -14,6 +14,7 @@ import dev.reins.protocol.run.RunState;
 import dev.reins.protocol.run.RunStatus;
 import dev.reins.protocol.run.WorkerInfo;
 import dev.reins.runtime.CborSerializable;
+import dev.reins.runtime.cluster.MemberRemovals;
 import dev.reins.runtime.tenant.TenantQuota;
 import dev.reins.runtime.worker.ProcessWorker;
 import dev.reins.runtime.worker.WorkerPool;
@@ -193,12 +194,14 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       RunSettings settings,
       TenantQuota.Client quota,
       Clock clock) {
+    MemberRemovals removals = MemberRemovals.start(system, clock);
     ClusterSharding.get(system)
         .init(
             Entity.of(
                     TYPE_KEY,
                     ctx -> create(ctx.getEntityId(), localPool, settings, quota, clock,
-                        new Sharded(ctx.getShard(), ClusterSharding.get(system).entityRefFor(TYPE_KEY, ctx.getEntityId()))))
+                        new Sharded(ctx.getShard(), ClusterSharding.get(system).entityRefFor(TYPE_KEY, ctx.getEntityId())),
+                        removals))
                 .withStopMessage(new StopEntity()));
   }
 
@@ -221,19 +224,28 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   public static Behavior<Command> create(
       String runId, ActorRef<WorkerPool.Command> pool, RunSettings settings, TenantQuota.Client quota, Clock clock,
       Sharded sharded) {
-    return create(runId, pool, settings, quota, clock, sharded, null);
+    return create(runId, pool, settings, quota, clock, sharded, MemberRemovals.NONE, null);
+  }
+
+  /** Through sharding to its delegations (the node's way). */
+  public static Behavior<Command> create(
+      String runId, ActorRef<WorkerPool.Command> pool, RunSettings settings, TenantQuota.Client quota, Clock clock,
+      Sharded sharded, MemberRemovals removals) {
+    return create(runId, pool, settings, quota, clock, sharded, removals, null);
   }
 
   /**
+   * @param removals the cluster's membership as far as a lost worker's delay needs it ({@link
+   *     MemberRemovals#NONE} without a cluster: the delay counts from the run's event)
    * @param delegations how the run reaches its delegations; {@code null}: through sharding (tests
    *     pass a probe)
    */
   public static Behavior<Command> create(
       String runId, ActorRef<WorkerPool.Command> pool, RunSettings settings, TenantQuota.Client quota, Clock clock,
-      Sharded sharded, Function<String, RecipientRef<DelegationEntity.Command>> delegations) {
+      Sharded sharded, MemberRemovals removals, Function<String, RecipientRef<DelegationEntity.Command>> delegations) {
     return Behaviors.setup(
         ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, quota, clock, sharded,
-            delegations != null ? delegations : viaSharding(ctx.getSystem()))));
+            removals, delegations != null ? delegations : viaSharding(ctx.getSystem()))));
   }
 
   private static Function<String, RecipientRef<DelegationEntity.Command>> viaSharding(ActorSystem<?> system) {
@@ -273,6 +285,13 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   private final Set<String> startConfirmed = new HashSet<>();
   private final ActorRef<DelegationEntity.Started> startedAdapter;
   private final DelegationSettings delegationSettings;
+  private final MemberRemovals removals;
+  /**
+   * When the node of the current attempt's lost worker was removed from the cluster, as this node
+   * saw it (not persisted: a recovered run counts from its WorkerLost event, which is later).
+   */
+  private Instant lostNodeRemovedAt;
+  private int lostNodeAttempt;
 
   private RunEntity(
       String runId,
@@ -283,6 +302,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       TenantQuota.Client quota,
       Clock clock,
       Sharded sharded,
+      MemberRemovals removals,
       Function<String, RecipientRef<DelegationEntity.Command>> delegations) {
     super(
         PersistenceId.of(TYPE_KEY.name(), runId),
@@ -299,6 +319,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     this.tags = Set.of(JournalTags.sliceOf(RunJournal.persistenceId(runId)));
     this.resolver = ActorRefResolver.get(ctx.getSystem());
     this.delegationSettings = settings.delegations();
+    this.removals = removals;
     this.startedAdapter = ctx.messageAdapter(DelegationEntity.Started.class, st -> new DelegationStartConfirmed(st.delegationId()));
   }
 
@@ -584,6 +605,10 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       return Effect().none();
     }
     ctx.getLog().warn("run {} attempt {}: worker on {} is gone without reporting an exit", runId, s.attempt(), c.node());
+    removals.removedAt(c.node()).ifPresent(at -> {
+      lostNodeRemovedAt = at;
+      lostNodeAttempt = s.attempt() + 1;
+    });
     return Effect().persist(new RunEvent.WorkerLost(s.attempt(), c.node(), now())).thenRun(this::resume);
   }
 
@@ -812,7 +837,10 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   private Instant earliestStart(RunState s) {
     Instant at = s.retryAt() == null ? s.updatedAt() : s.retryAt();
     if (s.exit() != null && "worker_lost".equals(s.exit().reason())) {
-      Instant afterLoss = s.updatedAt().plus(settings.lostWorkerDelay());
+      Instant lostAt = lostNodeAttempt == s.attempt() && lostNodeRemovedAt != null && lostNodeRemovedAt.isBefore(s.updatedAt())
+          ? lostNodeRemovedAt
+          : s.updatedAt();
+      Instant afterLoss = lostAt.plus(settings.lostWorkerDelay());
       return afterLoss.isAfter(at) ? afterLoss : at;
     }
     return at;

@@ -5,6 +5,7 @@ import dev.reins.protocol.run.RunSpec;
 import dev.reins.runtime.CborSerializable;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -89,8 +90,17 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
    * The node is shutting down: start nothing more, hand queued requests to peers, let running
    * attempts finish until {@code deadline}, then stop them (TERM, their grace, KILL) as
    * interrupted by the shutdown. Answers once every worker is gone.
+   *
+   * <p>{@code kill}: the node was downed (cut off from the majority, or declared dead while it
+   * paused): the others take its runs over and may start their next attempts soon, so its
+   * processes are killed at once, without the drain or their grace period, and the answer comes
+   * once they are gone.
    */
-  public record Drain(Instant deadline, ActorRef<Drained> replyTo) implements Command {}
+  public record Drain(Instant deadline, boolean kill, ActorRef<Drained> replyTo) implements Command {
+    public Drain(Instant deadline, ActorRef<Drained> replyTo) {
+      this(deadline, false, replyTo);
+    }
+  }
 
   public record Drained(int stopped) implements CborSerializable {}
 
@@ -131,6 +141,8 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
   private final Map<ActorRef<Command>, Capacity> peers = new HashMap<>();
   private int busySlots;
   private Drain drain;
+  private final List<ActorRef<Drained>> drainWaiters = new ArrayList<>();
+  private boolean drainAnswered;
   private int stoppedByDrain;
   private boolean open;
 
@@ -303,6 +315,7 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
       dispatch();
       broadcastCapacity();
     }
+    answerDrainIfDone();
     return this;
   }
 
@@ -453,6 +466,8 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
 
   private Behavior<Command> onDrain(Drain d) {
     if (drain != null) {
+      // a second ask (a downed node kills first, then its shutdown drains): the same answer
+      drainWaiters.add(d.replyTo());
       answerDrainIfDone();
       return this;
     }
@@ -462,7 +477,11 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
     broadcastCapacity();
     offerToPeers();
     Duration left = Duration.between(Instant.now(), d.deadline());
-    timers.startSingleTimer(new DrainDeadline(), left.isNegative() ? Duration.ZERO : left);
+    if (d.kill()) {
+      stopAllForShutdown();
+    } else {
+      timers.startSingleTimer(new DrainDeadline(), left.isNegative() ? Duration.ZERO : left);
+    }
     answerDrainIfDone();
     return this;
   }
@@ -471,15 +490,27 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
     for (Active a : active.values()) {
       if (a.processAlive()) {
         stoppedByDrain++;
-        a.worker().tell(new ProcessWorker.Stop(a.attempt(), a.grace(), ProcessWorker.NODE_SHUTDOWN));
+        Duration grace = drain != null && drain.kill() ? Duration.ZERO : a.grace();
+        a.worker().tell(new ProcessWorker.Stop(a.attempt(), grace, ProcessWorker.NODE_SHUTDOWN));
       }
     }
   }
 
+  /**
+   * A drain is done once every worker is gone (their runs have recorded how their attempts ended);
+   * a kill once every process is gone (a downed node's runs may not hear from it again).
+   */
   private void answerDrainIfDone() {
-    if (drain != null && active.isEmpty()) {
+    if (drain == null
+        || !(active.isEmpty() || (drain.kill() && active.values().stream().noneMatch(Active::processAlive)))) {
+      return;
+    }
+    if (!drainAnswered) {
+      drainAnswered = true;
       drain.replyTo().tell(new Drained(stoppedByDrain));
     }
+    drainWaiters.forEach(w -> w.tell(new Drained(stoppedByDrain)));
+    drainWaiters.clear();
   }
 
 }

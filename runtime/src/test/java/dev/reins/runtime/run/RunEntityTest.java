@@ -31,6 +31,8 @@ import dev.reins.protocol.run.RunStatus;
 import dev.reins.protocol.run.WorkerInfo;
 import dev.reins.runtime.run.RunEntity.Outcome;
 import dev.reins.runtime.run.RunEntity.Reply;
+import dev.reins.runtime.cluster.MemberRemovals;
+import dev.reins.runtime.tenant.TenantQuota;
 import dev.reins.runtime.worker.ProcessWorker;
 import dev.reins.runtime.worker.WorkerPool;
 import dev.reins.runtime.worker.WorkerReport;
@@ -790,6 +792,23 @@ class RunEntityTest {
   }
 
   @Test
+  void theLostWorkerDelayCountsFromWhenThisNodeSawTheWorkersNodeRemoved() {
+    // a run restarted on a survivor after Pekko's removal margin learns of its lost worker late:
+    // the node was removed an hour ago, so the delay is over and the next attempt asks at once
+    Duration delay = Duration.ofHours(1);
+    entity = EventSourcedBehaviorTestKit.create(kit.system(),
+        RunEntity.create(runId, pool.ref(), withLostWorkerDelay(SETTINGS, delay), TenantQuota.Client.UNLIMITED, clock, null,
+            MemberRemovals.of(Map.of("node-a", T0.minus(delay)))),
+        EventSourcedBehaviorTestKit.enabledSerializationSettings().withVerifyEquality(true));
+    RunSpec spec = running(spec(new RetryPolicy(2, 0), 3600));
+
+    worker.stop();
+
+    assertEquals(slot(2, spec, T0), pool.expectMessageClass(WorkerPool.RequestSlot.class, WAIT));
+    assertEquals("worker_lost", entity.getState().exit().reason());
+  }
+
+  @Test
   void theLostWorkerDelayIsCountedOnTheRunsClockAlsoAcrossRestarts() {
     Duration delay = Duration.ofHours(1);
     entity = entity(withLostWorkerDelay(SETTINGS, delay));
@@ -1462,7 +1481,8 @@ class RunEntityTest {
   private EventSourcedBehaviorTestKit<RunEntity.Command, RunEvent, RunState> entity(RunSettings settings) {
     return EventSourcedBehaviorTestKit.create(
         kit.system(),
-        RunEntity.create(runId, pool.ref(), settings, TenantQuota.Client.UNLIMITED, clock, null, delegationRefs(delegations.ref())),
+        RunEntity.create(runId, pool.ref(), settings, TenantQuota.Client.UNLIMITED, clock, null, MemberRemovals.NONE,
+            delegationRefs(delegations.ref())),
         EventSourcedBehaviorTestKit.enabledSerializationSettings().withVerifyEquality(true));
   }
 

@@ -138,6 +138,34 @@ class WorkerPlacementTest {
   }
 
   @Test
+  void aDownedNodesPoolKillsItsProcessesAtOnceAndAnswersOnceTheyAreGoneWithoutWaitingForItsRuns() {
+    ActorRef<WorkerPool.Command> a = pool("node-a", 2);
+    // a process that ignores TERM: only a KILL ends it, and the run's grace (10 s) is not waited for
+    RunSpec stubborn = ProcessWorkerTest.spec(List.of("sh", "-c", "trap '' TERM; sleep 600"), Map.of(), null);
+    String first = request(a, stubborn, T0);
+    String second = request(a, SLEEP, T0.plusSeconds(1));
+    WorkerReport.Started one = reports.next(WorkerReport.Started.class, first, WAIT);
+    WorkerReport.Started two = reports.next(WorkerReport.Started.class, second, WAIT);
+    RunReports.ack(one);
+    RunReports.ack(two);
+
+    TestProbe<WorkerPool.Drained> killed = kit.createTestProbe();
+    a.tell(new WorkerPool.Drain(Instant.now().plusSeconds(30), true, killed.ref()));
+    WorkerReport.Exited exited = reports.next(WorkerReport.Exited.class, first, WAIT);
+    assertEquals("KILL", exited.signal());
+    assertEquals(ProcessWorker.NODE_SHUTDOWN, exited.interruption());
+    // the runs are on the other side of the partition: the answer does not wait for their acks
+    assertEquals(new WorkerPool.Drained(2), killed.receiveMessage(WAIT));
+    assertFalse(ProcessHandle.of(one.pid()).map(ProcessHandle::isAlive).orElse(false));
+    assertFalse(ProcessHandle.of(two.pid()).map(ProcessHandle::isAlive).orElse(false));
+
+    // the shutdown's own drain that follows gets the same answer at once
+    TestProbe<WorkerPool.Drained> drained = kit.createTestProbe();
+    a.tell(new WorkerPool.Drain(Instant.now().plusSeconds(30), drained.ref()));
+    assertEquals(new WorkerPool.Drained(2), drained.receiveMessage(WAIT));
+  }
+
+  @Test
   void aDrainingPoolHandsItsQueueToAPeerLetsAttemptsEndUntilTheDeadlineThenStopsTheRestAsInterrupted()
       throws IOException {
     ActorRef<WorkerPool.Command> b = pool("node-b", 1);
