@@ -55,7 +55,7 @@ public class ApiClient {
       b.header("Content-Type", "application/json");
     }
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return http.send(b.build(), STREAMS_UNREAD);
   }
 
   /** Sends raw bytes; {@code chunked} leaves out Content-Length (the body streams). */
