@@ -47,7 +47,7 @@ class AdminApiTest {
     JsonNode created = TestServer.json(r);
     String id = created.get("id").asText();
     String secret = created.get("token").asText();
-    assertEquals(server.uri("/v1/admin/tokens/" + id).toString(), r.headers().firstValue("Location").orElse(null));
+    assertEquals(server.uri("/v1/admin/tokens/" + id).toString(), r.headers().firstValue("Location").orElse(null), "an absolute Location");
     assertEquals("ci", created.get("name").asText());
     assertEquals("default", created.get("tenant").asText(), "the admin's own tenant when none is given");
     assertEquals(List.of("runs:read", "runs:submit"), strings(created.get("scopes")));
