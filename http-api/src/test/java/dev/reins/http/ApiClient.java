@@ -55,7 +55,7 @@ public class ApiClient {
       b.header("Content-Type", "application/json");
     }
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return http.send(b.build(), STREAMS_UNREAD);
   }
 
   /** Sends raw bytes; {@code chunked} leaves out Content-Length (the body streams). */
@@ -94,7 +94,7 @@ public class ApiClient {
 
   /**
    * The body as a string, except for an event stream (which may never end): its body is left
-   * unread (the connection closed) and answers as {@code "(event stream)"}.
+   * unread (the connection closed) and answers as empty.
    */
   static final HttpResponse.BodyHandler<String> STREAMS_UNREAD = info ->
       info.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream")
@@ -104,7 +104,7 @@ public class ApiClient {
               } catch (IOException e) {
                 // closing is all that is wanted
               }
-              return "(event stream)";
+              return "";
             })
           : HttpResponse.BodyHandlers.ofString().apply(info);
 
