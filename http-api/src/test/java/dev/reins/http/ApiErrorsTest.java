@@ -249,8 +249,8 @@ class ApiErrorsTest {
     return Stream.of(
         Arguments.of("DELETE", "/v1/runs/{id}", "GET, HEAD, OPTIONS"),
         Arguments.of("PUT", "/v1/runs/{id}", "GET, HEAD, OPTIONS"),
-        Arguments.of("GET", "/v1/runs", "POST, OPTIONS"),
-        Arguments.of("DELETE", "/v1/runs", "POST, OPTIONS"),
+        Arguments.of("PUT", "/v1/runs", "POST, GET, HEAD, OPTIONS"),
+        Arguments.of("DELETE", "/v1/runs", "POST, GET, HEAD, OPTIONS"),
         Arguments.of("GET", "/v1/runs/{id}/cancel", "POST, OPTIONS"),
         Arguments.of("GET", "/v1/runs/{id}/reset", "POST, OPTIONS"),
         Arguments.of("POST", "/v1/runs/{id}/events", "GET, HEAD, OPTIONS"),
