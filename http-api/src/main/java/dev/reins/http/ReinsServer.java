@@ -388,7 +388,7 @@ public final class ReinsServer implements AutoCloseable {
         new CreateDelegationRequest.Defaults(DelegationSettings.fromConfig(system.settings().config()).defaultTimeout().toSeconds(),
             node.runSettings().defaults()),
         new A2aAllowlist(system.settings().config().getString("reins.delegations.a2a.allowed-urls")), askTimeout).endpoints());
-    all.addAll(new RunListRoutes(system, Connections.pooled(system), blocking).endpoints());
+    all.addAll(new RunListRoutes(system, Connections.pooled(system), blocking, clock).endpoints());
     all.addAll(events.endpoints());
     all.addAll(new AdminRoutes(tokens, authenticator, blocking, clock).endpoints());
     all.addAll(new ClusterRoutes(system, node.pool(), askTimeout).endpoints());

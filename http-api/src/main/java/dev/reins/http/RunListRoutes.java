@@ -7,6 +7,7 @@ import dev.reins.protocol.api.RunPage;
 import dev.reins.protocol.auth.Scope;
 import dev.reins.protocol.run.RunStatus;
 import java.sql.Connection;
+import java.time.Clock;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Arrays;
@@ -39,11 +40,13 @@ final class RunListRoutes extends AllDirectives {
   private final ActorSystem<?> system;
   private final Connections connections;
   private final Executor blocking;
+  private final Clock clock;
 
-  RunListRoutes(ActorSystem<?> system, Connections connections, Executor blocking) {
+  RunListRoutes(ActorSystem<?> system, Connections connections, Executor blocking, Clock clock) {
     this.system = system;
     this.connections = connections;
     this.blocking = blocking;
+    this.clock = clock;
   }
 
   List<Endpoint> endpoints() {
@@ -59,14 +62,14 @@ final class RunListRoutes extends AllDirectives {
                             + "(see GET /v1/admin/projections for the progress)"), List.of())))));
   }
 
-  private static Map<String, Object> projectionView(List<RunListProjection.SliceLag> slices) {
+  private Map<String, Object> projectionView(List<RunListProjection.SliceLag> slices) {
     long pending = slices.stream().mapToLong(RunListProjection.SliceLag::pendingEvents).sum();
     Optional<Instant> oldest = slices.stream().map(RunListProjection.SliceLag::oldestPendingAt)
         .filter(java.util.Objects::nonNull).min(Instant::compareTo);
     Map<String, Object> view = new LinkedHashMap<>();
     view.put("name", RunListProjection.NAME);
     view.put("pendingEvents", pending);
-    view.put("lagMillis", oldest.map(t -> Math.max(0, Instant.now().toEpochMilli() - t.toEpochMilli())).orElse(0L));
+    view.put("lagMillis", oldest.map(t -> Math.max(0, clock.millis() - t.toEpochMilli())).orElse(0L));
     view.put("slices", slices);
     return view;
   }

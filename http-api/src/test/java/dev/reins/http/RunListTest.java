@@ -23,7 +23,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
-/** {@code GET /v1/runs}: the run list read model, its filters, its pages, and its rebuild. */
+/** {@code GET /v1/runs}: the run list read model, its filters, its pages, and its rebuild (on H2; {@link RunListPostgresTest} on PostgreSQL). */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class RunListTest {
   private static final Duration PATIENCE = Duration.ofSeconds(60);
@@ -33,9 +33,16 @@ class RunListTest {
   private final List<String> teamB = new ArrayList<>();
   private Instant before;
 
+  /** The server's extra configuration (the journal database); H2 here. */
+  protected Map<String, Object> database() throws Exception {
+    return Map.of();
+  }
+
+  protected void dropDatabase() {}
+
   @BeforeAll
   void start() throws Exception {
-    server = TestServer.start();
+    server = TestServer.start(database());
     before = Instant.now();
     for (int i = 0; i < 6; i++) {
       teamA.add(server.submit("[\"true\"]", "\"labels\":{\"team\":\"a\",\"n\":\"" + i + "\"}"));
@@ -53,7 +60,11 @@ class RunListTest {
 
   @AfterAll
   void stop() {
-    server.close();
+    try {
+      server.close();
+    } finally {
+      dropDatabase();
+    }
   }
 
   @Test

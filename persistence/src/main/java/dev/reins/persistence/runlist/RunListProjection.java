@@ -52,20 +52,37 @@ public final class RunListProjection {
   }
 
   /**
-   * Creates the offset tables when asked to, then starts the slices' instances (on this node or
-   * another, as sharding decides). Completes when the daemon process is registered.
+   * Starts the slices' instances (on this node or another, as sharding decides), once the offset
+   * tables exist: created here when asked to. Completes when the daemon process is registered.
    */
   public static CompletionStage<Done> init(ActorSystem<?> system, Connections connections, boolean createTables) {
     CompletionStage<Done> tables = createTables
-        ? JdbcProjection.createTablesIfNotExists(() -> new JournalSession(connections), system)
+        ? createTables(system, connections, CREATE_ATTEMPTS)
         : CompletableFuture.completedFuture(Done.getInstance());
-    return tables.thenApply(done -> {
+    return tables.handle((done, e) -> {
+      if (e != null) {
+        // the instances retry with backoff on their own: a table that appears later is found then
+        log.warn("could not create the projection offset tables (the run list starts anyway): {}", e.toString());
+      }
       List<String> tags = JournalTags.all();
       ShardedDaemonProcess.get(system).init(ProjectionBehavior.Command.class, "reins-projection-" + NAME, tags.size(),
           i -> ProjectionBehavior.create(projection(system, connections, tags.get(i))),
           ShardedDaemonProcessSettings.create(system), Optional.of(ProjectionBehavior.stopMessage()));
       return Done.getInstance();
     });
+  }
+
+  private static final int CREATE_ATTEMPTS = 3;
+
+  /**
+   * pekko-projection-jdbc's own DDL, IF NOT EXISTS. Nodes starting together may race on it in
+   * PostgreSQL (a unique violation in the catalog); the loser's next attempt finds the tables.
+   */
+  private static CompletionStage<Done> createTables(ActorSystem<?> system, Connections connections, int attempts) {
+    return JdbcProjection.createTablesIfNotExists(() -> new JournalSession(connections), system)
+        .exceptionallyCompose(e -> attempts <= 1 ? CompletableFuture.failedStage(e)
+            : org.apache.pekko.pattern.Patterns.after(java.time.Duration.ofMillis(300), system.classicSystem().scheduler(),
+                system.executionContext(), () -> createTables(system, connections, attempts - 1)));
   }
 
   static ExactlyOnceProjection<org.apache.pekko.persistence.query.Offset, EventEnvelope<Object>> projection(
