@@ -50,6 +50,7 @@ import org.apache.pekko.stream.javadsl.Source;
  */
 public final class JournalFeed {
   private static final int OWNERS_MAX = 100_000;
+  private static final int MIN_FETCH = 16;
   private static final String RUN_PREFIX = RunJournal.ENTITY_TYPE + "|";
   private static final String DELEGATION_PREFIX = "Delegation|";
 
@@ -110,11 +111,17 @@ public final class JournalFeed {
   /**
    * Up to {@code limit} events after {@code after} that pass {@code filter}, and the position to
    * read on from. The slices are merged in ordering order as far as every slice has been read; a
-   * page may hold fewer than {@code limit} events (a filter skipped the rest of what was read) and
-   * still move on: the feed is caught up when a page is empty and its {@code next} is {@code after}.
+   * page may hold fewer than {@code limit} events (a filter skipped the rest of what was read, or
+   * one slice is much busier than the others) and still move on: the feed is caught up when a page
+   * is empty and its {@code next} is {@code after}.
    */
   public CompletionStage<FeedPage> page(FeedOffset after, int limit, Filter filter) {
-    int fetch = filter.isAll() ? limit : Math.max(limit, scanPerSlice);
+    // Unfiltered, a page needs about limit / SLICES events of each slice; twice that leaves room
+    // for slices that are busier than others (a short page is still correct: see the bound below).
+    // Filtered, it reads further, so that a selective filter still finds something per page.
+    int fetch = filter.isAll()
+        ? Math.min(limit, Math.max(MIN_FETCH, 2 * limit / JournalTags.SLICES))
+        : Math.max(limit, scanPerSlice);
     List<String> tags = JournalTags.all();
     List<CompletableFuture<List<Sliced>>> reads = new ArrayList<>();
     for (int i = 0; i < tags.size(); i++) {
