@@ -179,7 +179,8 @@ class StrictRequestsTest {
   @Test
   void headOfEveryGetRouteAnswersLikeGetWithoutABody() throws Exception {
     for (Endpoint e : plain.server.endpoints()) {
-      if (!e.method().equals("GET")) {
+      // an event stream never ends, so a GET of it would not either (EventFeedTest covers streams)
+      if (!e.method().equals("GET") || e.path().endsWith("/stream")) {
         continue;
       }
       String path = "/v1" + fill(e.path());
