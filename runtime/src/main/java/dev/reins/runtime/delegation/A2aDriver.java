@@ -183,8 +183,9 @@ public final class A2aDriver implements DelegationDriver {
       }
       if (m.error() != null) {
         A2aException e = A2aClient.classify(m.error(), "the agent card of " + target.url());
-        if (taskId != null && e.isTransient() && !cancelling) {
-          return retryLater(Retry.CARD, e); // re-attaching to a task that exists: the agent may be back soon
+        if (taskId != null && e.isTransient()) {
+          // re-attaching to a task that exists: the agent may be back soon (a cancel's own bound ends the wait)
+          return retryLater(Retry.CARD, e);
         }
         if (cancelling) {
           replyCancel(taskId == null, "the agent card could not be read: " + e.getMessage());
