@@ -42,8 +42,9 @@ import org.junit.jupiter.api.io.TempDir;
  * ends as usual; the others are stopped (TERM, and KILL after the run's grace for a process that
  * ignores TERM), recorded as interrupted by {@code node_shutdown} without using their retry budget
  * (they allow one attempt) and run again on the other nodes. Then every node in turn is restarted
- * (SIGTERM, drain, start) under a load of submits and cancels sent to all of them: every submit and
- * cancel that got a 2xx took effect, and every journal folds to its run.
+ * (SIGTERM, drain, start) under a load of submits and cancels sent to all of them, each time with an
+ * attempt on it that outlives the drain: every submit and cancel that got a 2xx took effect, the
+ * interrupted attempts ran again elsewhere, and every journal folds to its run.
  *
  * <p>Runs in the integration-test phase (failsafe): it needs the distribution that package builds.
  */
@@ -64,6 +65,8 @@ class RollingRestartTest {
   /** Runs whose cancel was accepted and changed them (Reins-Outcome: changed). */
   private final Set<String> cancelled = ConcurrentHashMap.newKeySet();
   private final List<String> recent = new CopyOnWriteArrayList<>();
+  /** One run per rolling restart that outlives the drain of its node. */
+  private final List<String> outlivers = new CopyOnWriteArrayList<>();
   private final Map<String, AtomicInteger> answers = new ConcurrentHashMap<>();
   private final List<String> unexpected = Collections.synchronizedList(new ArrayList<>());
 
@@ -178,7 +181,12 @@ class RollingRestartTest {
       }
       Awaitility.await("the load runs").atMost(WAIT).until(() -> acknowledged.size() >= 10);
       for (int i = 1; i <= NODES; i++) {
-        mark("restarting node " + i + " under load (" + acknowledged.size() + " runs acknowledged so far)");
+        // an attempt on the node that outlives its drain: interrupted, it must run again elsewhere
+        String outliving = submitUntilOn(address(i), "[\"sleep\",\"" + (DRAIN_SECONDS + 12) + "\"]", ONE_ATTEMPT);
+        acknowledged.add(outliving);
+        outlivers.add(outliving);
+        mark("restarting node " + i + " under load (" + acknowledged.size() + " runs acknowledged so far; " + outliving
+            + " outlives the drain)");
         script(START, "restart", Integer.toString(i), "--dir", clusterDir.toString(),
             "--timeout", Long.toString(START.toSeconds() - 10));
         mark("node " + i + " ready again");
@@ -233,6 +241,13 @@ class RollingRestartTest {
       }
     }
     assertEquals(List.of(), cancelLost, "runs whose accepted cancel did not cancel them");
+    for (String id : outlivers) {
+      JsonNode run = finals.get(id);
+      assertEquals("succeeded", run.get("state").asText(), "interrupted by a restart, it ran again elsewhere: " + run);
+      // (a later restart may have interrupted its next attempt too): one attempt allowed, never counted
+      assertTrue(run.get("attempt").asInt() >= 2, run.toString());
+      assertEquals("node_shutdown", event(id, "AttemptInterrupted").path("data").path("reason").asText());
+    }
     int interrupted = 0;
     for (String id : acknowledged) {
       ApiClient api = nodes.get(ThreadLocalRandom.current().nextInt(NODES));

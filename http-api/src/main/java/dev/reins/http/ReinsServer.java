@@ -108,7 +108,7 @@ public final class ReinsServer implements AutoCloseable {
     } catch (Exception e) {
       throw new IllegalStateException("Reins could not read or create its tokens in " + db + ": " + rootMessage(e), e);
     }
-    Config full = db.pekkoConfig().withFallback(clusterConfig(config, db)).resolve();
+    Config full = db.pekkoConfig().withFallback(clusterConfig(joinFirst(config, db, clock), db)).resolve();
     CompletableFuture<Bound> bound = new CompletableFuture<>();
     ActorSystem<Void> system = ActorSystem.create(guardian(full, http, workers, runTokens, clock, bound), SYSTEM_NAME, full);
     try {
@@ -150,6 +150,48 @@ public final class ReinsServer implements AutoCloseable {
     long stopSeconds = config.getInt("reins.shutdown.drain-seconds") + config.getDuration("reins.shutdown.stop-grace-cap").toSeconds() + 5;
     overrides.put("pekko.coordinated-shutdown.phases.service-stop.timeout", stopSeconds + "s");
     return ConfigFactory.parseMap(overrides).withFallback(config);
+  }
+
+  /**
+   * The first seed node forms a new cluster when no other seed answers its first call within
+   * {@code seed-node-timeout} (a busy machine, a slow network). Restarted while its cluster lives
+   * on, say in a rolling restart, it would then form a second cluster, which the journal's lease
+   * refuses, and the node would not start. So a first seed that sees the lease being renewed by a
+   * live cluster other than its own earlier life lists itself last: it only joins. On a cold start
+   * (no lease, a lapsed one, or one nobody renews any more) the order stays and it forms the cluster.
+   */
+  static Config joinFirst(Config config, JournalDatabase db, Clock clock) {
+    List<String> seeds = HttpSettings.list(config.getString("reins.cluster.seed-nodes"));
+    String self = config.getString("reins.remote.host") + ":" + config.getInt("reins.remote.port");
+    if (seeds.size() < 2 || !seeds.get(0).equals(self) || db.dialect() != JournalDatabase.Dialect.POSTGRES) {
+      return config;
+    }
+    LeaseKeeper.Settings settings = LeaseKeeper.Settings.fromConfig(config);
+    ClusterLease lease = new ClusterLease(Connections.direct(db));
+    String selfAddress = "pekko://" + SYSTEM_NAME + "@" + self;
+    try {
+      java.util.Optional<ClusterLease.Held> before = lease.read();
+      if (before.isEmpty() || !before.get().freshAt(clock.instant())
+          || ClusterLease.judge(before, Set.of(), selfAddress, clock.instant()) == ClusterLease.Verdict.OUR_EARLIER_LIFE) {
+        return config;
+      }
+      Thread.sleep(settings.renewInterval().plusMillis(500).toMillis());
+      java.util.Optional<ClusterLease.Held> after = lease.read();
+      if (after.isEmpty() || !after.get().freshAt(clock.instant()) || !after.get().renewedAt().isAfter(before.get().renewedAt())) {
+        return config;
+      }
+    } catch (java.sql.SQLException e) {
+      log.warn("could not read the cluster lease before joining ({}); joining with the seed nodes as given", e.toString());
+      return config;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return config;
+    }
+    List<String> reordered = new ArrayList<>(seeds.subList(1, seeds.size()));
+    reordered.add(self);
+    log.info("the cluster of this journal is alive (its lease is being renewed): joining it through {} rather than "
+        + "forming a cluster as the first seed node", reordered.subList(0, reordered.size() - 1));
+    return ConfigFactory.parseMap(Map.of("reins.cluster.seed-nodes", String.join(",", reordered))).withFallback(config);
   }
 
   private static Behavior<Void> guardian(
