@@ -53,6 +53,19 @@ alive() {
   return 0
 }
 
+# A node that was just launched: alive, or still on its way from the launching subshell through
+# nohup and bin/reins to the JVM (each an exec of the same pid; on a busy machine that takes a while).
+launching() {
+  local pid=$1 stat
+  alive "$pid" && return 0
+  kill -0 "$pid" 2>/dev/null || return 1
+  [ -r "/proc/$pid/stat" ] || return 0
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'local-cluster\.sh\|nohup\|/bin/reins' || return 1
+}
+
 node_pid() {
   local file=$dir/node-$1/pid pid
   [ -f "$file" ] || return 1
@@ -136,7 +149,7 @@ await_ready() {
   port=$(setting "$i" REINS_HTTP_PORT)
   read -r pid <"$dir/node-$i/pid"
   until ready "$port"; do
-    if ! alive "$pid"; then
+    if ! launching "$pid"; then
       echo "local-cluster: node $i exited before it was ready; the end of $dir/node-$i/server.log:" >&2
       tail -n 40 "$dir/node-$i/server.log" >&2 || true
       return 1
