@@ -5,10 +5,20 @@ import dev.reins.protocol.api.StoredEvent;
 import dev.reins.protocol.json.ReinsJson;
 import dev.reins.protocol.run.RunEvent;
 import dev.reins.protocol.run.RunState;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.stream.javadsl.Source;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
@@ -28,9 +38,15 @@ public final class RunJournal {
 
   private final ActorSystem<?> system;
   private final JdbcReadJournal readJournal;
+  private final Connections connections;
+  private final Serialization serialization;
+  private final Executor blocking;
 
   public RunJournal(ActorSystem<?> system) {
     this.system = system;
+    this.connections = Connections.pooled(system);
+    this.serialization = SerializationExtension.get(system);
+    this.blocking = system.dispatchers().lookup(DispatcherSelector.fromConfig("reins.db.blocking-dispatcher"));
     this.readJournal =
         PersistenceQuery.get(system).getReadJournalFor(JdbcReadJournal.class, JdbcReadJournal.Identifier());
   }
@@ -43,6 +59,29 @@ public final class RunJournal {
     return readJournal
         .currentEventsByPersistenceId(persistenceId(runId), 0L, toSequenceNr)
         .runWith(Sink.seq(), system);
+  }
+
+  /**
+   * The run's first event (its {@code RunSubmitted}), or empty for a run that does not exist: one
+   * indexed row by primary key, read with plain JDBC on the blocking dispatcher. It answers every
+   * lookup of an unknown run id, so it skips what a Persistence Query stream costs per call.
+   */
+  public CompletionStage<Optional<RunEvent>> firstEvent(String runId) {
+    return CompletableFuture.supplyAsync(() -> {
+      try (Connection c = connections.open();
+          PreparedStatement s = c.prepareStatement("SELECT \"event_ser_id\", \"event_ser_manifest\", \"event_payload\" "
+              + "FROM \"event_journal\" WHERE \"persistence_id\" = ? AND \"sequence_number\" = 1 AND \"deleted\" = FALSE")) {
+        s.setString(1, persistenceId(runId));
+        try (ResultSet r = s.executeQuery()) {
+          if (!r.next()) {
+            return Optional.<RunEvent>empty();
+          }
+          return Optional.of((RunEvent) serialization.deserialize(r.getBytes(3), r.getInt(1), r.getString(2)).get());
+        }
+      } catch (SQLException e) {
+        throw new CompletionException(e);
+      }
+    }, blocking);
   }
 
   /** The run's journal in order, as the audit endpoint shows it. Empty for an unknown run. */

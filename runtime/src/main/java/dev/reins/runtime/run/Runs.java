@@ -138,19 +138,23 @@ public final class Runs {
     }));
   }
 
-  /** The run's owner, from its first event (RunSubmitted); empty for a run that does not exist. */
+  /**
+   * The run's owner, from its first event (RunSubmitted); empty for a run that does not exist.
+   * Every lookup of an unknown id pays this one journal row (UnknownRunLookupTest prints what it
+   * costs); known owners are cached.
+   */
   private CompletionStage<Optional<Owner>> owner(String runId) {
     Owner known = owners.get(runId);
     if (known != null) {
       return CompletableFuture.completedFuture(Optional.of(known));
     }
-    return journal.envelopes(runId, 1).toCompletableFuture()
+    return journal.firstEvent(runId).toCompletableFuture()
         .orTimeout(askTimeout.toMillis(), TimeUnit.MILLISECONDS)
         .thenApply(first -> {
           if (first.isEmpty()) {
             return Optional.empty();
           }
-          RunEvent.RunSubmitted submitted = (RunEvent.RunSubmitted) first.get(0).event();
+          RunEvent.RunSubmitted submitted = (RunEvent.RunSubmitted) first.get();
           Owner owner = new Owner(submitted.tenant(), submitted.parentRunId());
           if (owners.size() >= MAX_KNOWN) {
             owners.clear(); // the next lookups simply read the journal again
