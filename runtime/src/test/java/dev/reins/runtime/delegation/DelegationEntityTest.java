@@ -325,6 +325,7 @@ class DelegationEntityTest {
     start(T0.plusSeconds(600));
     DriverCreated driver = driverCreated();
     driver.reportTo().tell(new DelegationDriver.Started("task-1", "working"));
+    awaitStatus(DelegationStatus.WORKING); // the report is a message of its own: journaled before the cancel
 
     CommandResultWithReply<DelegationEntity.Command, DelegationEvent, DelegationState, Reply> cancel = cancel(TENANT);
     assertEquals(Outcome.CHANGED, cancel.reply().outcome());
