@@ -418,7 +418,8 @@ class EventFeedTest {
       ByteArrayOutputStream got = new ByteArrayOutputStream();
       byte[] buf = new byte[65536];
       String text = "";
-      while (!text.contains("\"reason\":\"slow_client\"")) {
+      // until the whole closing event is in (it may come in more than one read) or the stream ends
+      while (!text.contains("\"reason\":\"slow_client\"}\nevent:closed\n")) {
         int n;
         try {
           n = in.read(buf);
