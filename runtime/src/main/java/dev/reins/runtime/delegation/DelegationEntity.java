@@ -29,6 +29,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import dev.reins.runtime.metrics.ReinsMetrics;
+import dev.reins.protocol.delegation.DelegationTarget;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandlerBuilder;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
@@ -178,8 +180,19 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
 
   @Override
   public EventHandler<DelegationState, DelegationEvent> eventHandler() {
-    return DelegationState::apply;
+    return (s, e) -> {
+      DelegationState next = s.apply(e);
+      // counted when a live entity accepts the event (replay after recovery is not counted again)
+      if (recovered && next.exists() && (!s.exists() || s.status() != next.status())) {
+        ReinsMetrics.get(ctx.getSystem()).delegationChanged(
+            next.spec().target() instanceof DelegationTarget.A2a ? "a2a" : "run", next.status().json());
+      }
+      return next;
+    };
   }
+
+  /** Set once the journal is replayed: from then on, every event is a new one. */
+  private boolean recovered;
 
   @Override
   public Set<String> tagsFor(DelegationEvent event) {
@@ -193,7 +206,10 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
 
   @Override
   public SignalHandler<DelegationState> signalHandler() {
-    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::resume).build();
+    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), s -> {
+      recovered = true;
+      resume(s);
+    }).build();
   }
 
   // ---- the transition table -------------------------------------------------------------------

@@ -16,6 +16,7 @@ import dev.reins.protocol.run.WorkerInfo;
 import dev.reins.runtime.CborSerializable;
 import dev.reins.runtime.cluster.MemberRemovals;
 import dev.reins.runtime.tenant.TenantQuota;
+import dev.reins.runtime.metrics.ReinsMetrics;
 import dev.reins.runtime.worker.ProcessWorker;
 import dev.reins.runtime.worker.WorkerPool;
 import dev.reins.runtime.worker.WorkerReport;
@@ -292,6 +293,11 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
    */
   private Instant lostNodeRemovedAt;
   private int lostNodeAttempt;
+  private final ReinsMetrics metrics;
+  /** The state the metrics last saw (null until recovered: replayed events are not counted again). */
+  private RunState observed;
+  /** When the event being written was accepted (0: none, or still recovering). */
+  private long writeStartedNanos;
 
   private RunEntity(
       String runId,
@@ -321,6 +327,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     this.delegationSettings = settings.delegations();
     this.removals = removals;
     this.startedAdapter = ctx.messageAdapter(DelegationEntity.Started.class, st -> new DelegationStartConfirmed(st.delegationId()));
+    this.metrics = ReinsMetrics.get(ctx.getSystem());
   }
 
   @Override
@@ -330,7 +337,12 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
 
   @Override
   public EventHandler<RunState, RunEvent> eventHandler() {
-    return RunState::apply;
+    return (s, e) -> {
+      if (observed != null) {
+        writeStartedNanos = System.nanoTime(); // live, not recovering: the write starts now
+      }
+      return s.apply(e);
+    };
   }
 
   @Override
@@ -350,6 +362,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       // may have been the message whose write failed: watch it again, and a dead worker is
       // reported again at once.
       watchedAttempt = 0;
+      observed = s;
       resume(s);
     }).build();
   }
@@ -506,6 +519,22 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
         .onCommand(WorkerTerminated.class, (s, c) -> Effect().none());
 
     return b.build();
+  }
+
+  /**
+   * Every journaled event of a live run reaches {@link #resume} after its write (thenRun), so the
+   * metrics see each transition once, after the journal has it; recovery sets the starting point.
+   */
+  private void observe(RunState s) {
+    if (observed == null || observed == s) {
+      return;
+    }
+    if (writeStartedNanos != 0) {
+      metrics.journalWrite("run", System.nanoTime() - writeStartedNanos);
+      writeStartedNanos = 0;
+    }
+    metrics.runChanged(observed, s, clock);
+    observed = s;
   }
 
   // ---- command helpers ------------------------------------------------------------------------
@@ -758,6 +787,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
    * repeat: the pool and the worker treat repeated messages as no-ops.
    */
   private void resume(RunState s) {
+    observe(s);
     if (!s.exists()) {
       timers.startSingleTimer(IDLE_TIMER, new Idle(), unknownRunIdle());
       return;
