@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -131,8 +132,9 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
   public static Behavior<Command> create(
       String delegationId, DelegationDriver drivers, DelegationSettings settings, Clock clock,
       Function<String, RecipientRef<RunEntity.Command>> parents, Sharded sharded) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new DelegationEntity(delegationId, ctx, timers, drivers, settings, clock, parents, sharded)));
+    // every log line about the delegation carries its id in the MDC (the JSON log's field)
+    return Behaviors.withMdc(Command.class, Map.of("delegationId", delegationId), Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new DelegationEntity(delegationId, ctx, timers, drivers, settings, clock, parents, sharded))));
   }
 
   public static String persistenceIdOf(String delegationId) {

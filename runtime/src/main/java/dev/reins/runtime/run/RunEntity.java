@@ -27,7 +27,9 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -244,9 +246,13 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   public static Behavior<Command> create(
       String runId, ActorRef<WorkerPool.Command> pool, RunSettings settings, TenantQuota.Client quota, Clock clock,
       Sharded sharded, MemberRemovals removals, Function<String, RecipientRef<DelegationEntity.Command>> delegations) {
-    return Behaviors.setup(
-        ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, quota, clock, sharded,
-            removals, delegations != null ? delegations : viaSharding(ctx.getSystem()))));
+    // Every log line about the run carries its id and current attempt in the MDC (the JSON log's
+    // fields): the attempt as the entity knew it when the message arrived.
+    AtomicInteger attempt = new AtomicInteger();
+    return Behaviors.withMdc(Command.class, Map.of("runId", runId),
+        c -> attempt.get() == 0 ? Map.of() : Map.of("attempt", Integer.toString(attempt.get())),
+        Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, quota, clock,
+            sharded, removals, delegations != null ? delegations : viaSharding(ctx.getSystem()), attempt))));
   }
 
   private static Function<String, RecipientRef<DelegationEntity.Command>> viaSharding(ActorSystem<?> system) {
@@ -294,6 +300,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   private Instant lostNodeRemovedAt;
   private int lostNodeAttempt;
   private final ReinsMetrics metrics;
+  private final AtomicInteger attemptForMdc;
   /** The state the metrics last saw (null until recovered: replayed events are not counted again). */
   private RunState observed;
   /** When the event being written was accepted (0: none, or still recovering). */
@@ -309,7 +316,8 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       Clock clock,
       Sharded sharded,
       MemberRemovals removals,
-      Function<String, RecipientRef<DelegationEntity.Command>> delegations) {
+      Function<String, RecipientRef<DelegationEntity.Command>> delegations,
+      AtomicInteger attemptForMdc) {
     super(
         PersistenceId.of(TYPE_KEY.name(), runId),
         SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
@@ -328,6 +336,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     this.removals = removals;
     this.startedAdapter = ctx.messageAdapter(DelegationEntity.Started.class, st -> new DelegationStartConfirmed(st.delegationId()));
     this.metrics = ReinsMetrics.get(ctx.getSystem());
+    this.attemptForMdc = attemptForMdc;
   }
 
   @Override
@@ -526,6 +535,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
    * metrics see each transition once, after the journal has it; recovery sets the starting point.
    */
   private void observe(RunState s) {
+    attemptForMdc.set(s.attempt());
     if (observed == null || observed == s) {
       return;
     }
