@@ -49,7 +49,7 @@ class LogRedactionTest {
     configurator.setContext(context);
     configurator.doConfigure(config);
     OutputStreamAppender<?> console =
-        (OutputStreamAppender<?>) context.getLogger(Logger.ROOT_LOGGER_NAME).getAppender(format());
+        (OutputStreamAppender<?>) context.getLogger(Logger.ROOT_LOGGER_NAME).getAppender("STDOUT");
     console.setOutputStream(out);
     assertNoWarnings();
   }
