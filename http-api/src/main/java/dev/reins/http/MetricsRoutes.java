@@ -11,7 +11,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import org.apache.pekko.http.javadsl.model.ContentType;
@@ -73,8 +72,6 @@ final class MetricsRoutes extends AllDirectives {
         metrics.registry().counter("reins.metrics.refresh.failures").increment();
       }
       return metrics.scrape().orElse("");
-    }, blocking).exceptionally(e -> {
-      throw new CompletionException(e);
-    });
+    }, blocking);
   }
 }
