@@ -21,8 +21,10 @@
 #      tenant, no filter) and with an API token (its tenant: a filtered read); the many-event run's
 #      GET /v1/runs/{id}/events; next to a plain JDBC SELECT over event_journal (the rows the feed
 #      shows, runs' and delegations', in ordering order; the run's rows by persistence_id), every
-#      column read, payload bytes too.
-#      PostgreSQL also gets psql's \copy of the same SELECT to /dev/null, for reference;
+#      column read, payload bytes too. PostgreSQL also gets psql's \copy of the same SELECT to
+#      /dev/null, for reference. H2: the SELECTs run after the server has stopped, on the file
+#      (embedded, as the server reads it; H2's auto-server TCP port fetches every payload BLOB in
+#      round trips of its own and is far slower than the server's own reads);
 #   4. unknown run ids: wrk GET /v1/runs/<a random UUID per request> (bench/wrk/unknown-run.lua,
 #      API token: 404 after a journal lookup) between two GET /v1/health/live.
 #
@@ -314,14 +316,15 @@ single() {
   log "$MODE: $(tail -n 1 "$RESULT_LINES")"
 
   # 3. the journal read back
-  log "$MODE: JournalReadBack, $ROUNDS rounds"
-  REINS_BENCH_TOKEN="$api" REINS_BENCH_ADMIN_TOKEN="$operator" "${JAVA_BENCH[@]}" dev.reins.bench.JournalReadBack --url "$url" \
-    --db-url "$db_url" --db-user "$([ "$MODE" = postgres ] && echo "$PG_USER" || echo "")" --run-id "$run_id" \
-    --rounds "$ROUNDS" --replay-reads "$REPLAY_READS" >"$RESULTS/read-$MODE.txt" 2>"$RESULTS/read-$MODE.err" ||
-    log "JournalReadBack failed (see $RESULTS/read-$MODE.*)"
-  cat "$RESULTS/read-$MODE.txt" >&2
-  grep '^{"benchmark":' "$RESULTS/read-$MODE.txt" | jq -c --arg mode "$MODE" --arg run "$run_events" \
-    '. + {mode: $mode, run_events: ($run | tonumber)}' >>"$RESULT_LINES" || true
+  # PostgreSQL: the SELECTs interleaved with the API reads, round by round. H2: the API reads now,
+  # the SELECTs once the server has stopped, on the file itself (embedded, as the server reads it):
+  # through the auto-server's TCP port H2 fetches each payload BLOB in round trips of its own,
+  # which measured 10x slower than the server's own reads and would flatter the feed.
+  if [ "$MODE" = postgres ]; then
+    read_back "$url" "$db_url" "$PG_USER" "$run_id" "$run_events" "$api" "$operator" sql_all,feed_operator,feed_tenant,sql_run,replay
+  else
+    read_back "$url" "" "" "$run_id" "$run_events" "$api" "$operator" feed_operator,feed_tenant,replay
+  fi
   if [ "$MODE" = postgres ]; then
     local rows t0 t1 best=""
     rows="$(psql -X -qAt -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" \
@@ -344,6 +347,20 @@ AND (persistence_id LIKE 'Run|%' OR persistence_id LIKE 'Delegation|%') ORDER BY
   wrk_run health_end "$url/v1/health/live" "$WRK_SCRIPT"
   stop_server
   kill_tagged >/dev/null
+  if [ "$MODE" = h2 ]; then
+    read_back "" "jdbc:h2:file:$data/journal/reins" "" "$run_id" "$run_events" "" "" sql_all,sql_run
+  fi
+}
+
+# read_back URL DB_URL DB_USER RUN_ID RUN_EVENTS API OPERATOR FIGURES: JournalReadBack, its result lines.
+read_back() {
+  local out="$RESULTS/read-$MODE-${8//,/-}.txt"
+  log "$MODE: JournalReadBack $8, $ROUNDS rounds"
+  REINS_BENCH_TOKEN="$6" REINS_BENCH_ADMIN_TOKEN="$7" "${JAVA_BENCH[@]}" dev.reins.bench.JournalReadBack --url "${1:-http://127.0.0.1:$HTTP_PORT}" \
+    --db-url "$2" --db-user "$3" --run-id "$4" --figures "$8" --rounds "$ROUNDS" --replay-reads "$REPLAY_READS" >"$out" 2>"$out.err" ||
+    log "JournalReadBack failed (see $out*)"
+  cat "$out" >&2
+  grep '^{"benchmark":' "$out" | jq -c --arg mode "$MODE" --arg run "$5" '. + {mode: $mode, run_events: ($run | tonumber)}' >>"$RESULT_LINES" || true
 }
 
 for m in "${MODES[@]}"; do
@@ -360,7 +377,7 @@ REV="$(git rev-parse --short HEAD 2>/dev/null || echo 'no commit')"
     "$(java -version 2>&1 | head -n 1)"
   printf -- '- Source: %s; command: `%s`\n' "$REV" "$CMD"
   printf -- '- Load average before: %s, after: %s (`uptime`; the machine is shared, so read the ratios)\n' "$LOAD_BEFORE" "$LOAD_AFTER"
-  printf -- '- wrk: %s threads, %s connections, %s warm-up then %s measured; JournalReadBack: best of %s interleaved rounds\n\n' \
+  printf -- '- wrk: %s threads, %s connections, %s warm-up then %s measured; JournalReadBack: %s rounds (median and best reported)\n\n' \
     "$THREADS" "$CONNS" "$WARMUP" "$DURATION" "$ROUNDS"
   jq -rs '
     def r0: . * 1 | floor;
@@ -370,11 +387,11 @@ REV="$(git rev-parse --short HEAD 2>/dev/null || echo 'no commit')"
     ([$m[] | select(.benchmark == "wrk")] | map({(.label): .}) | add // {}) as $w |
     ([$m[] | select(.benchmark == "projection_lag")][0]) as $lag |
     "#### \($mode)\n",
-    "| read | events per read | events/s (best) | of plain SQL |",
-    "|---|---:|---:|---:|",
+    "| read | events per read | pages | events/s (median of rounds) | best | median, of plain SQL |",
+    "|---|---:|---:|---:|---:|---:|",
     ( ["sql_all", "sql_all_psql", "feed_operator", "feed_tenant", "sql_run", "replay"][] as $f | select($j[$f]) |
-      (if ($f | startswith("sql_run")) or $f == "replay" then $j["sql_run"].best_eps else $j["sql_all"].best_eps end) as $base |
-      "| `\($f)` | \($j[$f].events_per_read) | \($j[$f].best_eps) | \(if $f == "sql_all" or $f == "sql_run" then "–" else pct($j[$f].best_eps; $base) end) |" ),
+      (if ($f | startswith("sql_run")) or $f == "replay" then $j["sql_run"].median_eps else $j["sql_all"].median_eps end) as $base |
+      "| `\($f)` | \($j[$f].events_per_read) | \($j[$f].pages_per_read // "–") | \($j[$f].median_eps // $j[$f].best_eps) | \($j[$f].best_eps) | \(if $f == "sql_all" or $f == "sql_run" or $base == null then "–" else pct($j[$f].median_eps // $j[$f].best_eps; $base) end) |" ),
     "",
     "| HTTP figure | req/s | p50 | p99 | of health | non-2xx | load (1 min) |",
     "|---|---:|---:|---:|---:|---:|---:|",

@@ -79,7 +79,9 @@ public final class JournalReadBack {
       figures.removeAll(List.of("sql_run", "replay"));
     }
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-    BenchSupport.checkReady(http, base);
+    if (figures.stream().anyMatch(f -> !f.startsWith("sql"))) {
+      BenchSupport.checkReady(http, base);
+    }
     Map<String, List<double[]>> results = new LinkedHashMap<>(); // figure -> [events, seconds] per round
     try (Connection db = dbUrl.isEmpty() ? null : DriverManager.getConnection(dbUrl, args.str("db-user"), "")) {
       if (db != null) {
@@ -98,8 +100,9 @@ public final class JournalReadBack {
           };
           double seconds = (System.nanoTime() - start) / 1e9;
           results.computeIfAbsent(figure, f -> new ArrayList<>()).add(new double[] {events, seconds});
-          System.out.printf(Locale.ROOT, "round %d %-14s %9d events in %7.3f s: %10.0f events/s%n",
-              round, figure, events, seconds, events / seconds);
+          System.out.printf(Locale.ROOT, "round %d %-14s %9d events in %7.3f s: %10.0f events/s%s%n",
+              round, figure, events, seconds, events / seconds,
+              figure.startsWith("feed") ? " (" + PAGES.get(figure.equals("feed_operator") ? ADMIN_TOKEN : API_TOKEN) + " pages)" : "");
         }
       }
     }
@@ -122,6 +125,7 @@ public final class JournalReadBack {
       rates.forEach(r -> all.add(Math.round(r)));
       if (e.getKey().startsWith("feed")) {
         line.put("limit", limit);
+        line.put("pages_per_read", PAGES.getOrDefault(e.getKey().equals("feed_operator") ? ADMIN_TOKEN : API_TOKEN, 0L));
       }
       if (e.getKey().equals("replay") || e.getKey().equals("sql_run")) {
         line.put("reads_per_round", replayReads);
@@ -181,10 +185,15 @@ public final class JournalReadBack {
   }
 
   /** Pages through the feed from the start until caught up; the number of events read. */
+  /** Pages the last feed read took (the empty page that says "caught up" included). */
+  private static final Map<String, Long> PAGES = new LinkedHashMap<>();
+
   private static long feed(HttpClient http, String base, String token, int limit) throws IOException, InterruptedException {
     String after = null;
     long events = 0;
+    long pages = 0;
     while (true) {
+      pages++;
       String url = base + "/v1/events?limit=" + limit + (after == null ? "" : "&after=" + URLEncoder.encode(after, StandardCharsets.UTF_8));
       HttpResponse<InputStream> r = http.send(get(url, token), HttpResponse.BodyHandlers.ofInputStream());
       if (r.statusCode() != 200) {
@@ -214,6 +223,7 @@ public final class JournalReadBack {
         throw new IOException("GET " + url + ": no next in the answer");
       }
       if (n == 0 && next.equals(after)) {
+        PAGES.put(token, pages);
         return events;
       }
       after = next;
