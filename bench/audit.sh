@@ -381,7 +381,7 @@ REV="$(git rev-parse --short HEAD 2>/dev/null || echo 'no commit')"
     "$THREADS" "$CONNS" "$WARMUP" "$DURATION" "$ROUNDS"
   jq -rs '
     def r0: . * 1 | floor;
-    def pct($a; $b): if $b > 0 then "\(($a / $b * 100) | r0) %" else "–" end;
+    def pct($a; $b): if $b > 0 then ($a / $b * 100) as $p | (if $p < 10 then "\($p * 10 | floor / 10) %" else "\($p | r0) %" end) else "–" end;
     group_by(.mode) | .[] | . as $m | ($m[0].mode) as $mode |
     ([$m[] | select(.benchmark == "journal_read")] | map({(.figure): .}) | add // {}) as $j |
     ([$m[] | select(.benchmark == "wrk")] | map({(.label): .}) | add // {}) as $w |
@@ -393,7 +393,7 @@ REV="$(git rev-parse --short HEAD 2>/dev/null || echo 'no commit')"
       (if ($f | startswith("sql_run")) or $f == "replay" then $j["sql_run"].median_eps else $j["sql_all"].median_eps end) as $base |
       "| `\($f)` | \($j[$f].events_per_read) | \($j[$f].pages_per_read // "–") | \($j[$f].median_eps // $j[$f].best_eps) | \($j[$f].best_eps) | \(if $f == "sql_all" or $f == "sql_run" or $base == null then "–" else pct($j[$f].median_eps // $j[$f].best_eps; $base) end) |" ),
     "",
-    "| HTTP figure | req/s | p50 | p99 | of health | non-2xx | load (1 min) |",
+    "| HTTP figure | req/s | p50 | p99 | of health (before it) | non-2xx | load (1 min) |",
     "|---|---:|---:|---:|---:|---:|---:|",
     ( ["health", "submit", "health_404", "unknown_run", "health_end"][] as $l | select($w[$l]) |
       (if $l == "submit" then $w["health"] else $w["health_404"] end) as $ref |
