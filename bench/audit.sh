@@ -7,7 +7,8 @@
 #   bench/audit.sh [postgres] [h2]     (no argument: postgres, then h2)
 #
 # Per mode, one server on fresh data (postgres: a fresh database BENCH_PG_DB; h2: a fresh data
-# directory, the journal read over H2's AUTO_SERVER port while the server runs):
+# directory). The server inherits this script's environment but for REINS_DB_* (so REINS_JAVA_OPTS,
+# e.g. -D overrides of the read journal's settings, reaches it):
 #
 #   1. a run with many events: `false` with retry.maxAttempts AUDIT_ATTEMPTS and no backoff, until
 #      it has failed for good (each attempt journals its placement, start and end);
