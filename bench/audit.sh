@@ -36,6 +36,8 @@
 #   BENCH_PG_HOST [127.0.0.1] BENCH_PG_PORT [5432] BENCH_PG_USER [postgres] BENCH_PG_DB [reins_auditbench]
 #   AUDIT_ATTEMPTS [1000] AUDIT_ROUNDS [3] AUDIT_REPLAY_READS [20] AUDIT_LAG_INTERVAL [1]
 #   AUDIT_CATCHUP_TIMEOUT [180]   seconds to wait for the projection after the load
+#   AUDIT_ANALYZE [1]   postgres: ANALYZE event_journal and event_tag before the reads (as
+#                       autovacuum would have by then on a database that is not minutes old)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,7 +62,7 @@ done
 CMD="bench/audit.sh $*"
 for v in BENCH_THREADS BENCH_CONNECTIONS BENCH_WARMUP BENCH_DURATION BENCH_SERVER_WARMUP BENCH_SKIP_BUILD BENCH_HTTP_PORT \
   BENCH_REMOTE_PORT BENCH_PG_HOST BENCH_PG_PORT BENCH_PG_USER BENCH_PG_DB AUDIT_ATTEMPTS AUDIT_ROUNDS AUDIT_REPLAY_READS \
-  AUDIT_LAG_INTERVAL AUDIT_CATCHUP_TIMEOUT; do
+  AUDIT_LAG_INTERVAL AUDIT_CATCHUP_TIMEOUT AUDIT_ANALYZE; do
   if [ -n "${!v:-}" ]; then
     CMD="$v=${!v} $CMD"
   fi
@@ -83,6 +85,7 @@ ROUNDS="${AUDIT_ROUNDS:-3}"
 REPLAY_READS="${AUDIT_REPLAY_READS:-20}"
 LAG_INTERVAL="${AUDIT_LAG_INTERVAL:-1}"
 CATCHUP_TIMEOUT="${AUDIT_CATCHUP_TIMEOUT:-180}"
+ANALYZE="${AUDIT_ANALYZE:-1}"
 DOC="$ROOT/docs/benchmarks.md"
 DIST="$ROOT/deploy/target/reins"
 
@@ -322,6 +325,12 @@ single() {
   # through the auto-server's TCP port H2 fetches each payload BLOB in round trips of its own,
   # which measured 10x slower than the server's own reads and would flatter the feed.
   if [ "$MODE" = postgres ]; then
+    if [ "$ANALYZE" = 1 ]; then
+      # A fresh database's tables have no planner statistics until autovacuum gets to them; until
+      # then eventsByTag's join is planned as a nested loop over event_tag, which costs the feed
+      # more than 1 s a page at these sizes (AUDIT_ANALYZE=0 measures that state).
+      psql -X -q -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -c 'ANALYZE event_journal, event_tag'
+    fi
     read_back "$url" "$db_url" "$PG_USER" "$run_id" "$run_events" "$api" "$operator" sql_all,feed_operator,feed_tenant,sql_run,replay
   else
     read_back "$url" "" "" "$run_id" "$run_events" "$api" "$operator" feed_operator,feed_tenant,replay
