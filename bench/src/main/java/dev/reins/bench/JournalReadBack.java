@@ -204,7 +204,7 @@ public final class JournalReadBack {
       try (InputStream in = r.body(); JsonParser p = BenchSupport.JSON.getFactory().createParser(in)) {
         p.nextToken(); // {
         while (p.nextToken() == JsonToken.FIELD_NAME) {
-          String field = p.getCurrentName();
+          String field = p.currentName();
           JsonToken t = p.nextToken();
           if (field.equals("events") && t == JsonToken.START_ARRAY) {
             while (p.nextToken() == JsonToken.START_OBJECT) {
