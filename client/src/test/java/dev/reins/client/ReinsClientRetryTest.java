@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 /**
  * What the client repeats and what it does not, against a stub that answers from a script: reads
  * and keyed submits are repeated after 503 and 429 (waiting at least {@code Retry-After}), a
- * submit without a key is not repeated after a 503, and a refusal carries the server's problem.
+ * submit without a key is not repeated after a 503, a refusal carries the server's problem, and a
+ * watch resumes a broken stream after the last event it saw.
  */
 class ReinsClientRetryTest {
   private static final String RUN = """
@@ -138,6 +139,43 @@ class ReinsClientRetryTest {
     ReinsException e = assertThrows(ReinsException.class, () -> c.get("x"));
     assertFalse(e instanceof ReinsApiException);
     assertEquals(1, waits.size());
+  }
+
+  @Test
+  void watchResumesABrokenStreamWithLastEventId() throws Exception {
+    HttpServer sse = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    List<String> lastEventIds = new java.util.concurrent.CopyOnWriteArrayList<>();
+    String event = "{\"seq\":%d,\"type\":\"%s\",\"at\":\"2026-01-01T00:00:00Z\",\"data\":{}}";
+    sse.createContext("/v1/runs/r/events/stream", exchange -> {
+      String last = exchange.getRequestHeaders().getFirst("Last-Event-ID");
+      lastEventIds.add(String.valueOf(last));
+      exchange.getResponseHeaders().add("Content-Type", "text/event-stream");
+      exchange.sendResponseHeaders(200, 0);
+      String body = last == null
+          ? "id: 1\ndata: " + event.formatted(1, "RunSubmitted") + "\n\n" // then the connection ends: no closed event
+          : "id: 2\ndata: " + event.formatted(2, "AttemptExited") + "\n\nevent: closed\ndata: {\"reason\":\"terminal\"}\n\n";
+      exchange.getResponseBody().write(body.getBytes(StandardCharsets.UTF_8));
+      exchange.close();
+    });
+    sse.createContext("/v1/runs/r", exchange -> {
+      byte[] body = RUN.getBytes(StandardCharsets.UTF_8);
+      exchange.getResponseHeaders().add("Content-Type", "application/json");
+      exchange.sendResponseHeaders(200, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+    });
+    sse.start();
+    try {
+      ReinsClient c = ReinsClient.builder(URI.create("http://127.0.0.1:" + sse.getAddress().getPort()))
+          .sleeper(waits::add).build();
+      List<Long> seen = new ArrayList<>();
+      c.watch("r", 0, e -> seen.add(e.seq()));
+      assertEquals(List.of(1L, 2L), seen);
+      assertEquals(List.of("null", "1"), lastEventIds);
+      assertEquals(1, waits.size());
+    } finally {
+      sse.stop(0);
+    }
   }
 
   @Test
