@@ -98,8 +98,8 @@ class DeploymentFilesTest {
     Set<String> read = variablesTheServerReads();
     String readme = read(REPOSITORY.resolve("README.md"));
     Set<String> inReadme = matches(readme, "(REINS_[A-Z0-9_]+)");
-    // what the server sets for jobs, and what tests read
-    inReadme.removeAll(Set.of("REINS_RUN_ID", "REINS_ATTEMPT", "REINS_TOKEN", "REINS_TEST_JDBC_URL"));
+    // what the server sets for jobs, what the command line's client commands read, and what tests read
+    inReadme.removeAll(Set.of("REINS_RUN_ID", "REINS_ATTEMPT", "REINS_TOKEN", "REINS_URL", "REINS_TEST_JDBC_URL"));
     Set<String> stale = new TreeSet<>(inReadme);
     stale.removeAll(read);
     assertEquals(Set.of(), stale, "README.md names variables that the server does not read");

@@ -1,5 +1,6 @@
 package dev.reins.http;
 
+import dev.reins.protocol.api.ClusterView;
 import dev.reins.protocol.auth.Scope;
 import dev.reins.runtime.worker.WorkerPool;
 import java.time.Duration;
@@ -29,12 +30,6 @@ final class ClusterRoutes extends AllDirectives {
     this.askTimeout = askTimeout;
   }
 
-  record Slots(int total, int busy, int queued, boolean draining) {}
-
-  record MemberView(String address, String status, Set<String> roles, boolean reachable, boolean self, Slots slots) {}
-
-  record ClusterView(String self, String leader, List<MemberView> members) {}
-
   List<Endpoint> endpoints() {
     return List.of(Endpoint.get("/cluster", Access.scope(Scope.RUNS_READ), c -> onSuccess(
         AskPattern.ask(pool, WorkerPool.GetStatus::new, askTimeout, system.scheduler()),
@@ -44,16 +39,16 @@ final class ClusterRoutes extends AllDirectives {
   private ClusterView view(WorkerPool.Status status) {
     Cluster cluster = Cluster.get(system);
     String self = cluster.selfMember().address().toString();
-    Map<String, Slots> slots = new HashMap<>();
-    slots.put(self, new Slots(status.slots(), status.running().size(), status.queued().size(), false));
+    Map<String, ClusterView.Slots> slots = new HashMap<>();
+    slots.put(self, new ClusterView.Slots(status.slots(), status.running().size(), status.queued().size(), false));
     for (WorkerPool.Capacity c : status.peers()) {
-      slots.put(c.node(), new Slots(c.slots(), c.busy(), c.queued(), c.draining()));
+      slots.put(c.node(), new ClusterView.Slots(c.slots(), c.busy(), c.queued(), c.draining()));
     }
     Set<Member> unreachable = cluster.state().getUnreachable();
-    List<MemberView> members = new ArrayList<>();
+    List<ClusterView.Member> members = new ArrayList<>();
     for (Member m : cluster.state().getMembers()) {
       String address = m.address().toString();
-      members.add(new MemberView(address, m.status().toString().toLowerCase(java.util.Locale.ROOT),
+      members.add(new ClusterView.Member(address, m.status().toString().toLowerCase(java.util.Locale.ROOT),
           new TreeSet<>(m.getRoles()), !unreachable.contains(m), address.equals(self), slots.get(address)));
     }
     String leader = cluster.state().getLeader() == null ? null : cluster.state().getLeader().toString();
