@@ -21,7 +21,9 @@ class ShutdownTest {
     try (TestServer server = TestServer.start(Map.of())) {
       runId = server.submit("[\"sh\",\"-c\",\"sleep 600 & sleep 600 & wait\"]", null);
       pid = server.awaitState(runId, "running", Duration.ofSeconds(30)).get("worker").get("pid").asLong();
-      assertTrue(RunProcesses.pidsOf(runId).size() >= 2, "the run's shell and its children are running");
+      // running means the shell started; its children follow when it gets to them
+      Awaitility.await("the run's shell and its children are running").atMost(Duration.ofSeconds(30))
+          .until(() -> RunProcesses.pidsOf(runId).size() >= 3);
     }
     // SIGKILL was sent before the server's close returned; the kernel finishes the job
     Awaitility.await("the run's processes end with the server").atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
