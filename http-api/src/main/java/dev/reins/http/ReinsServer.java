@@ -435,6 +435,7 @@ public final class ReinsServer implements AutoCloseable {
     all.addAll(new AdminRoutes(tokens, authenticator, blocking, clock).endpoints());
     all.addAll(new ClusterRoutes(system, node.pool(), askTimeout).endpoints());
     all.addAll(new HealthRoutes(system, health, status).endpoints());
+    all.addAll(new OpenApiRoutes().endpoints());
     return all;
   }
 
