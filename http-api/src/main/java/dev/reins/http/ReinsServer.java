@@ -442,9 +442,14 @@ public final class ReinsServer implements AutoCloseable {
   static Route routes(List<Endpoint> endpoints, HttpSettings http, Authenticator authenticator) {
     ApiRouter router = new ApiRouter(endpoints, authenticator, http);
     AllDirectives d = new AllDirectives() {};
-    return d.handleExceptions(Problems.exceptionHandler(http.retryAfter()), () ->
-        d.handleRejections(Problems.rejectionHandler(), () ->
-            d.withSizeLimit(http.maxBody(), router::route)));
+    // Pekko's own answer to a request past pekko.http.server.request-timeout is a text/plain 503:
+    // every error of the API is a problem (and the OpenAPI description says so)
+    return d.withRequestTimeoutResponse(request -> Problem.of(503, "unavailable", "Service unavailable",
+            "the server did not answer in time; the request may still take effect: read before repeating it").toResponse()
+            .addHeader(Problems.retryAfter(http.retryAfter())), () ->
+        d.handleExceptions(Problems.exceptionHandler(http.retryAfter()), () ->
+            d.handleRejections(Problems.rejectionHandler(), () ->
+                d.withSizeLimit(http.maxBody(), router::route))));
   }
 
   public InetSocketAddress address() {

@@ -101,7 +101,7 @@ public class ApiClient {
     if (OpenApiContract.ENABLED) {
       OpenApiContract.SPEC.verify(new OpenApiContract.Exchange(response.request().method(), response.request().uri(),
           requestContentType, requestBody, response.statusCode(),
-          response.headers().firstValue("Content-Type").orElse(null), response.body()));
+          response.headers().firstValue("Content-Type").orElse(null), response.body(), response.headers().map()));
     }
     return response;
   }

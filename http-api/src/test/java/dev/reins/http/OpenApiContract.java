@@ -57,7 +57,7 @@ final class OpenApiContract {
 
   /** One exchange as the client saw it ({@code requestBody} {@code null} or empty: none). */
   record Exchange(String method, URI uri, String requestContentType, String requestBody,
-                  int status, String responseContentType, String responseBody) {
+                  int status, String responseContentType, String responseBody, Map<String, List<String>> responseHeaders) {
     @Override
     public String toString() {
       return method + " " + uri.getRawPath() + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery()) + " -> " + status;
@@ -132,6 +132,12 @@ final class OpenApiContract {
       return problems;
     }
     response = resolve(response);
+    response.path("headers").fields().forEachRemaining(h -> {
+      if (resolve(h.getValue()).path("required").asBoolean() && x.responseHeaders() != null
+          && x.responseHeaders().keySet().stream().noneMatch(n -> n.equalsIgnoreCase(h.getKey()))) {
+        problems.add("the header " + h.getKey() + " is required for status " + code + " but missing");
+      }
+    });
     JsonNode content = response.path("content");
     if (head || content.isMissingNode() || content.isEmpty()) {
       return problems; // nothing described, or no body to look at

@@ -88,19 +88,19 @@ class OpenApiTest {
     URI run = URI.create("http://127.0.0.1/v1/runs/0b6f3d8e-2a57-4a3b-9a51-000000000001");
     // a run without its state, an undescribed status, a problem that is not problem+json, a 200 on a route that does not exist
     assertFalse(OpenApiContract.SPEC.check(new OpenApiContract.Exchange("GET", run, null, null, 200,
-        "application/json", "{\"id\":\"0b6f3d8e-2a57-4a3b-9a51-000000000001\"}")).isEmpty());
+        "application/json", "{\"id\":\"0b6f3d8e-2a57-4a3b-9a51-000000000001\"}", java.util.Map.of())).isEmpty());
     assertFalse(OpenApiContract.SPEC.check(new OpenApiContract.Exchange("GET", run, null, null, 418,
-        "application/problem+json", "{\"type\":\"urn:reins:problem:teapot\",\"title\":\"t\",\"status\":418}")).isEmpty());
+        "application/problem+json", "{\"type\":\"urn:reins:problem:teapot\",\"title\":\"t\",\"status\":418}", java.util.Map.of())).isEmpty());
     assertFalse(OpenApiContract.SPEC.check(new OpenApiContract.Exchange("GET", run, null, null, 404,
-        "application/json", "{\"type\":\"urn:reins:problem:not-found\",\"title\":\"t\",\"status\":404}")).isEmpty());
+        "application/json", "{\"type\":\"urn:reins:problem:not-found\",\"title\":\"t\",\"status\":404}", java.util.Map.of())).isEmpty());
     assertFalse(OpenApiContract.SPEC.check(new OpenApiContract.Exchange("GET", URI.create("http://127.0.0.1/v1/nothing"), null, null, 200,
-        "application/json", "{}")).isEmpty());
+        "application/json", "{}", java.util.Map.of())).isEmpty());
     // and a request it accepted that the description refuses: an unknown field in a submit
     assertFalse(OpenApiContract.SPEC.check(new OpenApiContract.Exchange("POST", URI.create("http://127.0.0.1/v1/runs"),
-        "application/json", "{\"executor\":{\"command\":[\"true\"]},\"priority\":1}", 202, "application/json", "{}")).isEmpty());
+        "application/json", "{\"executor\":{\"command\":[\"true\"]},\"priority\":1}", 202, "application/json", "{}", java.util.Map.of())).isEmpty());
     // while a refused request is fine as long as the refusal is described
     assertEquals(java.util.List.of(), OpenApiContract.SPEC.check(new OpenApiContract.Exchange("POST", URI.create("http://127.0.0.1/v1/runs"),
         "application/json", "{\"priority\":1}", 400, "application/problem+json",
-        "{\"type\":\"urn:reins:problem:invalid-field\",\"title\":\"Invalid field\",\"status\":400,\"field\":\"priority\"}")));
+        "{\"type\":\"urn:reins:problem:invalid-field\",\"title\":\"Invalid field\",\"status\":400,\"field\":\"priority\"}", java.util.Map.of())));
   }
 }
