@@ -52,6 +52,8 @@ final class OpenApiContract {
   private final JsonSchemaFactory factory = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012);
   private final SchemaValidatorsConfig config = SchemaValidatorsConfig.builder().formatAssertionsEnabled(true).build();
   private final Map<String, JsonSchema> schemas = new ConcurrentHashMap<>();
+  /** What the tests exchanged, by operation and status: written to target/openapi-exchanges.txt when the JVM ends. */
+  private final Map<String, java.util.concurrent.atomic.LongAdder> seen = new ConcurrentHashMap<>();
 
   private record Template(String path, List<String> segments, JsonNode item) {}
 
@@ -69,6 +71,22 @@ final class OpenApiContract {
     this.defs = (ObjectNode) rewriteRefs(spec.path("components").path("schemas"));
     spec.path("paths").fields().forEachRemaining(e ->
         templates.add(new Template(e.getKey(), Endpoint.split(e.getKey()), e.getValue())));
+    Runtime.getRuntime().addShutdownHook(new Thread(this::writeSeen, "openapi-exchanges"));
+  }
+
+  /** Which operations and answers the test run exercised (and so checked), to see what the tests leave out. */
+  private void writeSeen() {
+    java.nio.file.Path target = java.nio.file.Path.of("target");
+    if (seen.isEmpty() || !java.nio.file.Files.isDirectory(target)) {
+      return;
+    }
+    List<String> lines = new ArrayList<>();
+    new java.util.TreeMap<>(seen).forEach((k, n) -> lines.add(k + "\t" + n.sum()));
+    try {
+      java.nio.file.Files.write(target.resolve("openapi-exchanges.txt"), lines);
+    } catch (IOException e) {
+      // a report only
+    }
   }
 
   static JsonNode read() {
@@ -118,6 +136,8 @@ final class OpenApiContract {
       }
       return problems;
     }
+    seen.computeIfAbsent(method + " " + match.get().getKey().path() + " " + x.status(),
+        k -> new java.util.concurrent.atomic.LongAdder()).increment();
     String where = "#/paths/" + pointerEscape(match.get().getKey().path()) + "/" + (head ? "get" : method.toLowerCase(Locale.ROOT));
     if (x.status() >= 200 && x.status() < 300) {
       checkRequest(problems, where, match.get().getKey().item(), operation, x);
