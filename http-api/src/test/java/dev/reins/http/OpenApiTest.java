@@ -58,6 +58,29 @@ class OpenApiTest {
   }
 
   @Test
+  void every_reference_resolves_and_operation_ids_are_unique() {
+    java.util.List<String> refs = new java.util.ArrayList<>();
+    collectRefs(spec, refs);
+    assertFalse(refs.isEmpty());
+    for (String ref : refs) {
+      assertTrue(ref.startsWith("#/") && !spec.at(ref.substring(1)).isMissingNode(), "the $ref " + ref + " resolves in openapi.json");
+    }
+    Set<String> ids = new TreeSet<>();
+    spec.path("paths").forEach(item -> item.fields().forEachRemaining(op -> {
+      if (METHODS.contains(op.getKey())) {
+        assertTrue(ids.add(op.getValue().path("operationId").asText()), "operationId " + op.getValue().path("operationId") + " is unique");
+      }
+    }));
+  }
+
+  private static void collectRefs(JsonNode node, java.util.List<String> refs) {
+    if (node.isObject() && node.has("$ref")) {
+      refs.add(node.get("$ref").asText());
+    }
+    node.forEach(child -> collectRefs(child, refs));
+  }
+
+  @Test
   void public_endpoints_and_only_they_need_no_token() {
     assertEquals("bearer", spec.path("security").path(0).fieldNames().next(), "bearer is the default security");
     assertEquals("http", spec.at("/components/securitySchemes/bearer/type").asText());
