@@ -10,7 +10,7 @@ LINES=$1
 q() { jq -rs "$@" "$LINES"; }
 
 echo
-echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — wrk harness: $(q '[.[].mode] | unique | map(select(. != "jvm")) | join(", ")')"
+echo "### $(date -u '+%Y-%m-%d %H:%M UTC')${STARTED:+ (started ${STARTED})} — wrk harness: $(q '[.[].mode] | unique | map(select(. != "jvm")) | join(", ")')"
 echo
 echo "- Machine: $(nproc) cores (\`nproc\`), $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM (\`free -g\` total), $(uname -sr), $(java -version 2>&1 | head -n 1); load generator and servers share it."
 echo "- Source: ${REV}; command: \`${BENCH_CMD}\`"

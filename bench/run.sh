@@ -463,7 +463,7 @@ REV="$(git rev-parse --short HEAD 2>/dev/null || echo 'no commit')"
 [ -z "$(git status --porcelain -- . ':!docs' 2>/dev/null | head -1)" ] || REV="$REV (with uncommitted changes)"
 BENCH_CMD="$CMD" REV="$REV" BACKGROUND="$BACKGROUND" LOAD_BEFORE="$LOAD_BEFORE" LOAD_AFTER="$LOAD_AFTER" \
   THREADS="$THREADS" CONNS="$CONNS" WARMUP="$WARMUP" DURATION="$DURATION" CTHREADS="$CTHREADS" CCONNS="$CCONNS" \
-  BASELINE="${BENCH_BASELINE:-}" PLOT="$PLOT" bench/report.sh "$RESULT_LINES" >"$RESULTS/section.md"
+  BASELINE="${BENCH_BASELINE:-}" PLOT="$PLOT" STARTED="${STAMP:9:2}:${STAMP:11:2}" bench/report.sh "$RESULT_LINES" >"$RESULTS/section.md"
 if [ "${BENCH_NO_DOC:-0}" = 1 ]; then
   cat "$RESULTS/section.md"
 else

@@ -30,8 +30,13 @@ class LogRedactionTest {
       + ".eyJzdWIiOiJydW46NWIwZSIsInRlbmFudCI6ImRlZmF1bHQiLCJhdHRlbXB0IjoxfQ"
       + ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
-  private LoggerContext context;
+  protected LoggerContext context;
   private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+
+  /** The log format under test ({@code REINS_LOG_FORMAT}): the name of the appender it picks. */
+  protected String format() {
+    return "text";
+  }
 
   @BeforeEach
   void configure() throws Exception {
@@ -39,6 +44,7 @@ class LogRedactionTest {
     assertTrue(config != null && config.getPath().endsWith("/classes/logback.xml"), "the main logback.xml: " + config);
     context = new LoggerContext();
     context.setMDCAdapter(new LogbackMDCAdapter());
+    context.putProperty("REINS_LOG_FORMAT", format());
     JoranConfigurator configurator = new JoranConfigurator();
     configurator.setContext(context);
     configurator.doConfigure(config);
@@ -60,12 +66,13 @@ class LogRedactionTest {
     assertTrue(statuses.stream().allMatch(s -> s.getLevel() == Status.INFO), "logback complains: " + statuses);
   }
 
-  private String log(String message) {
+  protected String log(String message) {
     context.getLogger("dev.reins.test").info(message);
     return logged();
   }
 
-  private String logged() {
+  /** What was logged, as text: in JSON, each line's message and stack trace (the assertions are the same). */
+  protected String logged() {
     return out.toString(StandardCharsets.UTF_8);
   }
 

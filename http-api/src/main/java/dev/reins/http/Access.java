@@ -5,8 +5,8 @@ import dev.reins.protocol.auth.Scope;
 /**
  * Who may call an endpoint: anyone ({@link #PUBLIC}), an API token with a scope, and for {@code
  * ownRun} endpoints also the per-run token of the run the path names (while its attempt lives).
- * An {@code operatorsOnly} endpoint acts on every tenant at once (the read models): only admins of
- * the default tenant, the operators, may call it.
+ * An {@code operatorsOnly} endpoint acts on every tenant at once (the read models, the metrics):
+ * only tokens of the default tenant, the operators', with its scope may call it.
  */
 public record Access(Scope scope, boolean ownRun, boolean operatorsOnly) {
   public static final Access PUBLIC = new Access(null, false, false);
@@ -22,7 +22,12 @@ public record Access(Scope scope, boolean ownRun, boolean operatorsOnly) {
 
   /** An admin token of the default tenant. */
   public static Access ofOperators() {
-    return new Access(Scope.ADMIN, false, true);
+    return ofOperators(Scope.ADMIN);
+  }
+
+  /** A token of the default tenant with {@code scope} (or admin). */
+  public static Access ofOperators(Scope scope) {
+    return new Access(scope, false, true);
   }
 
   public boolean isPublic() {

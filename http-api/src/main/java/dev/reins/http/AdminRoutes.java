@@ -85,7 +85,7 @@ final class AdminRoutes extends AllDirectives {
     Set<Scope> scopes = EnumSet.noneOf(Scope.class);
     if (request.scopes() == null || request.scopes().isEmpty()) {
       return Problems.complete(Problem.invalidField("scopes", "at least one scope: runs:read, runs:submit, runs:cancel, "
-          + "runs:reset, delegations:write, admin"));
+          + "runs:reset, delegations:write, metrics:read, admin"));
     }
     for (int i = 0; i < request.scopes().size(); i++) {
       Optional<Scope> scope = Scope.parse(request.scopes().get(i));

@@ -3,6 +3,7 @@ package dev.reins.http;
 import dev.reins.http.auth.Authenticator;
 import dev.reins.http.auth.Caller;
 import dev.reins.protocol.auth.Tenants;
+import dev.reins.runtime.metrics.ReinsMetrics;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -46,18 +47,27 @@ final class ApiRouter extends AllDirectives {
   private final Authenticator authenticator;
   private final HttpSettings settings;
 
-  ApiRouter(List<Endpoint> endpoints, Authenticator authenticator, HttpSettings settings) {
+  private final ReinsMetrics metrics;
+
+  ApiRouter(List<Endpoint> endpoints, Authenticator authenticator, HttpSettings settings, ReinsMetrics metrics) {
     this.endpoints = List.copyOf(endpoints);
     this.authenticator = authenticator;
     this.settings = settings;
+    this.metrics = metrics;
   }
 
   List<Endpoint> endpoints() {
     return endpoints;
   }
 
+  /**
+   * The table under {@code /v1}; {@code /metrics}, where Prometheus looks by default, is also
+   * served at the root (the same endpoint, through the same gates).
+   */
   Route route() {
-    return pathPrefix("v1", () -> extractRequest(request -> extractUnmatchedPath(rest -> dispatch(request, rest))));
+    return concat(
+        pathPrefix("v1", () -> extractRequest(request -> extractUnmatchedPath(rest -> dispatch(request, rest)))),
+        path(MetricsRoutes.PATH.substring(1), () -> extractRequest(request -> dispatch(request, MetricsRoutes.PATH))));
   }
 
   private record Match(Endpoint endpoint, Map<String, String> params) {}
@@ -71,6 +81,28 @@ final class ApiRouter extends AllDirectives {
     if (matches.isEmpty()) {
       return reject(); // the rejection handler answers 404
     }
+    return counted(request, "/v1" + matches.get(0).endpoint().path(), () -> gates(request, matches));
+  }
+
+  /**
+   * Counts the answer under the route's template, never the raw path (one series per route, not
+   * per run id). Errors and rejections are turned into answers here, inside the count, so that a
+   * 400 or a 500 is counted under its route too.
+   */
+  private Route counted(HttpRequest request, String template, java.util.function.Supplier<Route> inner) {
+    if (!metrics.enabled()) {
+      return inner.get();
+    }
+    long started = System.nanoTime();
+    String method = request.method().name();
+    return mapResponse(response -> {
+      metrics.httpRequest(method, template, response.status().intValue(), System.nanoTime() - started);
+      return response;
+    }, () -> handleExceptions(Problems.exceptionHandler(settings.retryAfter()), () ->
+        handleRejections(Problems.rejectionHandler(), inner)));
+  }
+
+  private Route gates(HttpRequest request, List<Match> matches) {
     boolean allPublic = matches.stream().allMatch(m -> m.endpoint().access().isPublic());
     if (!allPublic && !hostAllowed(request)) {
       return Problems.complete(Problem.of(421, "host-not-allowed", "Misdirected request",
@@ -126,9 +158,9 @@ final class ApiRouter extends AllDirectives {
           return Problems.complete(Problem.of(403, "forbidden", "Forbidden",
               "the token lacks the scope " + access.scope().json()));
         }
-        if (access.operatorsOnly() && !api.administers(Tenants.DEFAULT)) {
+        if (access.operatorsOnly() && !api.tenant().equals(Tenants.DEFAULT)) {
           return Problems.complete(Problem.of(403, "forbidden", "Forbidden",
-              "only an admin of the default tenant (an operator) may do this: it concerns every tenant"));
+              "only a token of the default tenant (an operator's) may do this: it concerns every tenant"));
         }
       } else if (caller.get() instanceof Caller.RunCaller) {
         if (!access.ownRun()) {

@@ -8,6 +8,7 @@ import dev.reins.persistence.RunJournal;
 import dev.reins.persistence.runlist.RunListProjection;
 import dev.reins.persistence.feed.JournalFeed;
 import dev.reins.runtime.ReinsNode;
+import dev.reins.runtime.metrics.ReinsMetrics;
 import dev.reins.runtime.run.Runs;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -320,7 +321,7 @@ public final class ReinsServer implements AutoCloseable {
     EventRoutes events = new EventRoutes(runs, journal, new JournalFeed(system, eventSettings.feedScanPerSlice()), eventSettings);
     List<Endpoint> endpoints =
         endpoints(system, runs, journal, health, node, status, http.askTimeout(), authenticator, tokens, blocking, clock, events);
-    Route route = routes(endpoints, http, authenticator);
+    Route route = routes(endpoints, http, authenticator, ReinsMetrics.get(system));
     Http.get(system)
         .newServerAt(http.host(), http.port())
         .bind(route)
@@ -436,11 +437,12 @@ public final class ReinsServer implements AutoCloseable {
     all.addAll(new ClusterRoutes(system, node.pool(), askTimeout).endpoints());
     all.addAll(new HealthRoutes(system, health, status).endpoints());
     all.addAll(new OpenApiRoutes().endpoints());
+    all.addAll(new MetricsRoutes(ReinsMetrics.get(system), Connections.pooled(system), blocking, clock).endpoints());
     return all;
   }
 
-  static Route routes(List<Endpoint> endpoints, HttpSettings http, Authenticator authenticator) {
-    ApiRouter router = new ApiRouter(endpoints, authenticator, http);
+  static Route routes(List<Endpoint> endpoints, HttpSettings http, Authenticator authenticator, ReinsMetrics metrics) {
+    ApiRouter router = new ApiRouter(endpoints, authenticator, http, metrics);
     AllDirectives d = new AllDirectives() {};
     // Pekko's own answer to a request past pekko.http.server.request-timeout is a text/plain 503:
     // every error of the API is a problem (and the OpenAPI description says so)

@@ -73,9 +73,20 @@ class ApiErrorsTest {
       "{\"executor\":{\"command\":[\"true\",]}}",
       "{\"executor\":{\"command\":[\"true\"]}} {\"executor\":{\"command\":[\"false\"]}}",
       "{\"executor\":{\"command\":[\"true\"]}} trailing",
+      // half of a surrogate pair is no text: it could be accepted but never journaled and read back
+      "{\"executor\":{\"command\":[\"echo\",\"a\\ud800b\"]}}",
+      "{\"executor\":{\"command\":[\"true\"]},\"labels\":{\"\\udc00\":\"x\"}}",
+      "{\"executor\":{\"command\":[\"true\"],\"env\":{\"A\":\"\\ude00\\ud83d\"}}}",
   })
   void malformedJsonIsA400MalformedJson(String body) throws Exception {
     assertProblem(server.post("/v1/runs", body), 400, "malformed-json", null);
+  }
+
+  @Test
+  void aWholeSurrogatePairIsText() throws Exception {
+    HttpResponse<String> r = server.post("/v1/runs", "{\"executor\":{\"command\":[\"echo\",\"\\ud83d\\ude00\"]}}");
+    assertEquals(202, r.statusCode(), r.body());
+    assertEquals("\uD83D\uDE00", ReinsJson.mapper().readTree(r.body()).path("executor").path("command").path(1).asText());
   }
 
   static Stream<Arguments> invalidSubmissions() {

@@ -419,12 +419,46 @@ final class FuzzJson {
       return rules.apply(NullNode.instance);
     }
     try {
-      return rules.apply(STRICT.readTree(body));
+      JsonNode tree = STRICT.readTree(body);
+      return holdsHalfASurrogatePair(tree) ? invalid : rules.apply(tree);
     } catch (JsonParseException e) {
       return e.getOriginalMessage().startsWith("Duplicate field") ? unknown : invalid;
     } catch (IOException e) {
       return invalid;
     }
+  }
+
+  /** A string (key or value) with half of a UTF-16 surrogate pair is no text: the API refuses it. */
+  private static boolean holdsHalfASurrogatePair(JsonNode node) {
+    if (node.isTextual()) {
+      return halfPair(node.textValue());
+    }
+    for (Iterator<Map.Entry<String, JsonNode>> fields = node.fields(); fields.hasNext(); ) {
+      Map.Entry<String, JsonNode> field = fields.next();
+      if (halfPair(field.getKey()) || holdsHalfASurrogatePair(field.getValue())) {
+        return true;
+      }
+    }
+    if (node.isArray()) {
+      for (JsonNode element : node) {
+        if (holdsHalfASurrogatePair(element)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private static boolean halfPair(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** POST /v1/runs: the README's rules, restated. */

@@ -210,6 +210,18 @@ public final class RunList {
   }
 
   /** Every row, in list order (the audit compares them with the journal). */
+  /** How many rows are in each state, over every tenant (the {@code reins_runs} gauge of /metrics). */
+  public static Map<String, Long> countByState(Connection c) throws SQLException {
+    Map<String, Long> out = new java.util.HashMap<>();
+    try (PreparedStatement s = c.prepareStatement("SELECT state, COUNT(*) FROM reins_runs GROUP BY state");
+         ResultSet r = s.executeQuery()) {
+      while (r.next()) {
+        out.put(r.getString(1), r.getLong(2));
+      }
+    }
+    return out;
+  }
+
   public static Map<String, RunSummary> all(Connection c) throws SQLException {
     Map<String, RunSummary> rows = new LinkedHashMap<>();
     try (PreparedStatement s = c.prepareStatement("SELECT " + COLUMNS + " FROM reins_runs ORDER BY created_at, run_id");

@@ -16,6 +16,8 @@ public enum Scope {
   RUNS_CANCEL("runs:cancel"),
   RUNS_RESET("runs:reset"),
   DELEGATIONS_WRITE("delegations:write"),
+  /** Scrape {@code /metrics} (a Prometheus scraper's token; only the default tenant's count). */
+  METRICS_READ("metrics:read"),
   ADMIN("admin");
 
   private final String json;
@@ -36,6 +38,6 @@ public enum Scope {
   @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
   public static Scope fromJson(String value) {
     return parse(value).orElseThrow(() -> new IllegalArgumentException(
-        "unknown scope '" + value + "' (known: runs:read, runs:submit, runs:cancel, runs:reset, delegations:write, admin)"));
+        "unknown scope '" + value + "' (known: runs:read, runs:submit, runs:cancel, runs:reset, delegations:write, metrics:read, admin)"));
   }
 }

@@ -320,7 +320,9 @@ public final class A2aClient {
         .withEntity(ContentTypes.APPLICATION_JSON, bytes(rpc))
         .addHeaders(headers(peer.rpcUrl(), peer.version()));
     String what = method + " at " + peer.rpcUrl();
-    return strict(req, timeout, what).thenApply(body -> result(parse(body, what), what));
+    long started = System.nanoTime();
+    return strict(req, timeout, what).thenApply(body -> result(parse(body, what), what)).whenComplete((r, e) ->
+        dev.reins.runtime.metrics.ReinsMetrics.get(system).remoteCall(method, e == null ? "ok" : "error", System.nanoTime() - started));
   }
 
   private static JsonNode result(JsonNode answer, String what) {

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -29,6 +30,8 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import dev.reins.runtime.metrics.ReinsMetrics;
+import dev.reins.protocol.delegation.DelegationTarget;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandlerBuilder;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
@@ -129,8 +132,9 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
   public static Behavior<Command> create(
       String delegationId, DelegationDriver drivers, DelegationSettings settings, Clock clock,
       Function<String, RecipientRef<RunEntity.Command>> parents, Sharded sharded) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new DelegationEntity(delegationId, ctx, timers, drivers, settings, clock, parents, sharded)));
+    // every log line about the delegation carries its id in the MDC (the JSON log's field)
+    return Behaviors.withMdc(Command.class, Map.of("delegationId", delegationId), Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new DelegationEntity(delegationId, ctx, timers, drivers, settings, clock, parents, sharded))));
   }
 
   public static String persistenceIdOf(String delegationId) {
@@ -178,8 +182,19 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
 
   @Override
   public EventHandler<DelegationState, DelegationEvent> eventHandler() {
-    return DelegationState::apply;
+    return (s, e) -> {
+      DelegationState next = s.apply(e);
+      // counted when a live entity accepts the event (replay after recovery is not counted again)
+      if (recovered && next.exists() && (!s.exists() || s.status() != next.status())) {
+        ReinsMetrics.get(ctx.getSystem()).delegationChanged(
+            next.spec().target() instanceof DelegationTarget.A2a ? "a2a" : "run", next.status().json());
+      }
+      return next;
+    };
   }
+
+  /** Set once the journal is replayed: from then on, every event is a new one. */
+  private boolean recovered;
 
   @Override
   public Set<String> tagsFor(DelegationEvent event) {
@@ -193,7 +208,10 @@ public final class DelegationEntity extends EventSourcedBehavior<DelegationEntit
 
   @Override
   public SignalHandler<DelegationState> signalHandler() {
-    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), this::resume).build();
+    return newSignalHandlerBuilder().onSignal(RecoveryCompleted.instance(), s -> {
+      recovered = true;
+      resume(s);
+    }).build();
   }
 
   // ---- the transition table -------------------------------------------------------------------

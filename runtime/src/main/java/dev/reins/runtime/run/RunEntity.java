@@ -16,6 +16,7 @@ import dev.reins.protocol.run.WorkerInfo;
 import dev.reins.runtime.CborSerializable;
 import dev.reins.runtime.cluster.MemberRemovals;
 import dev.reins.runtime.tenant.TenantQuota;
+import dev.reins.runtime.metrics.ReinsMetrics;
 import dev.reins.runtime.worker.ProcessWorker;
 import dev.reins.runtime.worker.WorkerPool;
 import dev.reins.runtime.worker.WorkerReport;
@@ -26,7 +27,9 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -243,9 +246,13 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
   public static Behavior<Command> create(
       String runId, ActorRef<WorkerPool.Command> pool, RunSettings settings, TenantQuota.Client quota, Clock clock,
       Sharded sharded, MemberRemovals removals, Function<String, RecipientRef<DelegationEntity.Command>> delegations) {
-    return Behaviors.setup(
-        ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, quota, clock, sharded,
-            removals, delegations != null ? delegations : viaSharding(ctx.getSystem()))));
+    // Every log line about the run carries its id and current attempt in the MDC (the JSON log's
+    // fields): the attempt as the entity knew it when the message arrived.
+    AtomicInteger attempt = new AtomicInteger();
+    return Behaviors.withMdc(Command.class, Map.of("runId", runId),
+        c -> attempt.get() == 0 ? Map.of() : Map.of("attempt", Integer.toString(attempt.get())),
+        Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new RunEntity(runId, ctx, timers, pool, settings, quota, clock,
+            sharded, removals, delegations != null ? delegations : viaSharding(ctx.getSystem()), attempt))));
   }
 
   private static Function<String, RecipientRef<DelegationEntity.Command>> viaSharding(ActorSystem<?> system) {
@@ -292,6 +299,12 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
    */
   private Instant lostNodeRemovedAt;
   private int lostNodeAttempt;
+  private final ReinsMetrics metrics;
+  private final AtomicInteger attemptForMdc;
+  /** The state the metrics last saw (null until recovered: replayed events are not counted again). */
+  private RunState observed;
+  /** When the event being written was accepted (0: none, or still recovering). */
+  private long writeStartedNanos;
 
   private RunEntity(
       String runId,
@@ -303,7 +316,8 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       Clock clock,
       Sharded sharded,
       MemberRemovals removals,
-      Function<String, RecipientRef<DelegationEntity.Command>> delegations) {
+      Function<String, RecipientRef<DelegationEntity.Command>> delegations,
+      AtomicInteger attemptForMdc) {
     super(
         PersistenceId.of(TYPE_KEY.name(), runId),
         SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
@@ -321,6 +335,8 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
     this.delegationSettings = settings.delegations();
     this.removals = removals;
     this.startedAdapter = ctx.messageAdapter(DelegationEntity.Started.class, st -> new DelegationStartConfirmed(st.delegationId()));
+    this.metrics = ReinsMetrics.get(ctx.getSystem());
+    this.attemptForMdc = attemptForMdc;
   }
 
   @Override
@@ -330,7 +346,12 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
 
   @Override
   public EventHandler<RunState, RunEvent> eventHandler() {
-    return RunState::apply;
+    return (s, e) -> {
+      if (observed != null) {
+        writeStartedNanos = System.nanoTime(); // live, not recovering: the write starts now
+      }
+      return s.apply(e);
+    };
   }
 
   @Override
@@ -350,6 +371,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
       // may have been the message whose write failed: watch it again, and a dead worker is
       // reported again at once.
       watchedAttempt = 0;
+      observed = s;
       resume(s);
     }).build();
   }
@@ -506,6 +528,23 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
         .onCommand(WorkerTerminated.class, (s, c) -> Effect().none());
 
     return b.build();
+  }
+
+  /**
+   * Every journaled event of a live run reaches {@link #resume} after its write (thenRun), so the
+   * metrics see each transition once, after the journal has it; recovery sets the starting point.
+   */
+  private void observe(RunState s) {
+    attemptForMdc.set(s.attempt());
+    if (observed == null || observed == s) {
+      return;
+    }
+    if (writeStartedNanos != 0) {
+      metrics.journalWrite("run", System.nanoTime() - writeStartedNanos);
+      writeStartedNanos = 0;
+    }
+    metrics.runChanged(observed, s, clock);
+    observed = s;
   }
 
   // ---- command helpers ------------------------------------------------------------------------
@@ -758,6 +797,7 @@ public final class RunEntity extends EventSourcedBehavior<RunEntity.Command, Run
    * repeat: the pool and the worker treat repeated messages as no-ops.
    */
   private void resume(RunState s) {
+    observe(s);
     if (!s.exists()) {
       timers.startSingleTimer(IDLE_TIMER, new Idle(), unknownRunIdle());
       return;

@@ -103,15 +103,17 @@ public final class ProcessWorker extends AbstractBehavior<ProcessWorker.Command>
       PidFiles pids,
       BiConsumer<String, WorkerReport> reportTo,
       ActorRef<WorkerPool.Command> pool) {
-    return Behaviors.setup(
-        ctx ->
-            Behaviors.withTimers(
-                timers -> {
-                  ProcessWorker w = new ProcessWorker(
-                      ctx, runId, tenant, attempt, spec, node, settings, credentials, pids, reportTo, pool, timers);
-                  w.claim();
-                  return w;
-                }));
+    // its log lines carry the run and attempt in the MDC (the JSON log's fields)
+    return Behaviors.withMdc(Command.class, java.util.Map.of("runId", runId, "attempt", Integer.toString(attempt)),
+        Behaviors.setup(
+            ctx ->
+                Behaviors.withTimers(
+                    timers -> {
+                      ProcessWorker w = new ProcessWorker(
+                          ctx, runId, tenant, attempt, spec, node, settings, credentials, pids, reportTo, pool, timers);
+                      w.claim();
+                      return w;
+                    })));
   }
 
   private ProcessWorker(

@@ -197,6 +197,9 @@ public final class WorkerPool extends AbstractBehavior<WorkerPool.Command> {
     this.pids = pids;
     this.reportTo = reportTo;
     this.timers = timers;
+    // read at a scrape, outside the actor: a plain read of two ints, at worst one message old
+    dev.reins.runtime.metrics.ReinsMetrics.get(ctx.getSystem())
+        .workerPool(node, settings.slots(), () -> busySlots, queue::size);
   }
 
   @Override
