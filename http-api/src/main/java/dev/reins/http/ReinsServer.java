@@ -436,6 +436,7 @@ public final class ReinsServer implements AutoCloseable {
     all.addAll(new AdminRoutes(tokens, authenticator, blocking, clock).endpoints());
     all.addAll(new ClusterRoutes(system, node.pool(), askTimeout).endpoints());
     all.addAll(new HealthRoutes(system, health, status).endpoints());
+    all.addAll(new OpenApiRoutes().endpoints());
     all.addAll(new MetricsRoutes(ReinsMetrics.get(system), Connections.pooled(system), blocking, clock).endpoints());
     return all;
   }
@@ -443,9 +444,14 @@ public final class ReinsServer implements AutoCloseable {
   static Route routes(List<Endpoint> endpoints, HttpSettings http, Authenticator authenticator, ReinsMetrics metrics) {
     ApiRouter router = new ApiRouter(endpoints, authenticator, http, metrics);
     AllDirectives d = new AllDirectives() {};
-    return d.handleExceptions(Problems.exceptionHandler(http.retryAfter()), () ->
-        d.handleRejections(Problems.rejectionHandler(), () ->
-            d.withSizeLimit(http.maxBody(), router::route)));
+    // Pekko's own answer to a request past pekko.http.server.request-timeout is a text/plain 503:
+    // every error of the API is a problem (and the OpenAPI description says so)
+    return d.withRequestTimeoutResponse(request -> Problem.of(503, "unavailable", "Service unavailable",
+            "the server did not answer in time; the request may still take effect: read before repeating it").toResponse()
+            .addHeader(Problems.retryAfter(http.retryAfter())), () ->
+        d.handleExceptions(Problems.exceptionHandler(http.retryAfter()), () ->
+            d.handleRejections(Problems.rejectionHandler(), () ->
+                d.withSizeLimit(http.maxBody(), router::route))));
   }
 
   public InetSocketAddress address() {

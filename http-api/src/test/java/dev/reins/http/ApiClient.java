@@ -55,7 +55,7 @@ public class ApiClient {
       b.header("Content-Type", "application/json");
     }
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    return http.send(b.build(), STREAMS_UNREAD);
+    return checked(http.send(b.build(), STREAMS_UNREAD), body == null ? null : "application/json", body);
   }
 
   /** Sends raw bytes; {@code chunked} leaves out Content-Length (the body streams). */
@@ -71,7 +71,8 @@ public class ApiClient {
       b.header("Authorization", "Bearer " + token);
     }
     HttpRequest request = b.build();
-    return http.send(request, HttpResponse.BodyHandlers.ofString());
+    return checked(http.send(request, HttpResponse.BodyHandlers.ofString()), "application/json",
+        new String(body, java.nio.charset.StandardCharsets.UTF_8));
   }
 
   /**
@@ -89,7 +90,20 @@ public class ApiClient {
     }
     headers.forEach(b::header);
     b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    return http.send(b.build(), STREAMS_UNREAD);
+    return checked(http.send(b.build(), STREAMS_UNREAD), contentType, body);
+  }
+
+  /**
+   * The contract test: every exchange of this client is checked against the server's OpenAPI
+   * description ({@link OpenApiContract}); a mismatch fails the test that made the request.
+   */
+  private static HttpResponse<String> checked(HttpResponse<String> response, String requestContentType, String requestBody) {
+    if (OpenApiContract.ENABLED) {
+      OpenApiContract.SPEC.verify(new OpenApiContract.Exchange(response.request().method(), response.request().uri(),
+          requestContentType, requestBody, response.statusCode(),
+          response.headers().firstValue("Content-Type").orElse(null), response.body(), response.headers().map()));
+    }
+    return response;
   }
 
   /**

@@ -217,6 +217,7 @@ class AuthorizationMatrixTest {
     samples.put("GET /health/live", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
     samples.put("GET /metrics", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
     samples.put("GET /health/ready", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
+    samples.put("GET /openapi.json", allowed -> new Prepared(Map.of(), null, 200, target, () -> {}));
     return samples;
   }
 
