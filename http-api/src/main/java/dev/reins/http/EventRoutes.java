@@ -12,7 +12,6 @@ import dev.reins.runtime.run.RunEntity.Outcome;
 import dev.reins.runtime.run.Runs;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -232,8 +231,11 @@ final class EventRoutes extends AllDirectives {
     return completeOK(bounded, EventStreamMarshalling.toEventStream());
   }
 
+  /** The data of the last event of a stream that ends: why, for a program and for a person. */
+  record Closed(String reason, String detail) {}
+
   private static ServerSentEvent closed(String reason, String detail) {
-    return ServerSentEvent.create(json(Map.of("reason", reason, "detail", detail)), CLOSED);
+    return ServerSentEvent.create(json(new Closed(reason, detail)), CLOSED);
   }
 
   private static String json(Object value) {
