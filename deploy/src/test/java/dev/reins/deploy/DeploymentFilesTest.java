@@ -99,7 +99,8 @@ class DeploymentFilesTest {
     String readme = read(REPOSITORY.resolve("README.md"));
     Set<String> inReadme = matches(readme, "(REINS_[A-Z0-9_]+)");
     // what the server sets for jobs, what the command line's client commands read, and what tests read
-    inReadme.removeAll(Set.of("REINS_RUN_ID", "REINS_ATTEMPT", "REINS_TOKEN", "REINS_URL", "REINS_TEST_JDBC_URL"));
+    inReadme.removeAll(Set.of("REINS_RUN_ID", "REINS_ATTEMPT", "REINS_TOKEN", "REINS_URL", "REINS_TEST_JDBC_URL",
+        "REINS_REQUIRE_A2A_PEER"));
     Set<String> stale = new TreeSet<>(inReadme);
     stale.removeAll(read);
     assertEquals(Set.of(), stale, "README.md names variables that the server does not read");
