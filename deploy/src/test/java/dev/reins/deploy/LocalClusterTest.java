@@ -506,7 +506,8 @@ class LocalClusterTest {
   /** The first of {@code count} consecutive free ports. */
   static int freeRange(int count) throws IOException {
     for (int attempt = 0; attempt < 100; attempt++) {
-      int base = ThreadLocalRandom.current().nextInt(20000, 60000);
+      // below the kernel's ephemeral range (32768-60999 here), which outgoing connections take ports from
+      int base = ThreadLocalRandom.current().nextInt(20000, 32000);
       boolean free = true;
       for (int port = base; port < base + count && free; port++) {
         try (ServerSocket s = new ServerSocket(port)) {

@@ -312,7 +312,7 @@ class RollingRestartTest {
   /** Submits through node 1 until a run of {@code command} runs on {@code node}; cancels the others. */
   private String submitUntilOn(String node, String command, String extra) throws Exception {
     ApiClient node1 = client(1);
-    for (int i = 0; i < 12; i++) {
+    for (int i = 0; i < 40; i++) {
       String id = node1.submit(command, extra);
       JsonNode run = node1.awaitState(id, "running", WAIT);
       if (run.path("worker").path("node").asText().equals(node)) {
