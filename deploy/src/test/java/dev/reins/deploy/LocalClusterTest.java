@@ -26,6 +26,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -479,17 +480,27 @@ class LocalClusterTest {
 
   /** Runs {@code local-cluster.sh}; its output goes to a file (a node must not hold a pipe of ours). */
   private void script(Duration timeout, String... args) throws IOException, InterruptedException {
+    runScript(scriptEnv, this::mark, timeout, args);
+  }
+
+  /**
+   * Runs {@code local-cluster.sh} with {@code env} added, hands its output to {@code mark} and fails
+   * the test unless it exits 0 within {@code timeout}. Its output goes to a file (a node it starts
+   * must not hold a pipe of ours).
+   */
+  static void runScript(Map<String, String> env, Consumer<String> mark, Duration timeout, String... args)
+      throws IOException, InterruptedException {
     List<String> command = new ArrayList<>(List.of("bash", SCRIPT.toString()));
     command.addAll(List.of(args));
     File out = File.createTempFile("local-cluster-", ".out");
     try {
       ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out);
       pb.environment().remove("REINS_ADMIN_TOKEN");
-      pb.environment().putAll(scriptEnv);
+      pb.environment().putAll(env);
       Process p = pb.start();
       boolean done = p.waitFor(timeout.toSeconds(), TimeUnit.SECONDS);
       String output = Files.readString(out.toPath(), StandardCharsets.UTF_8);
-      mark("local-cluster.sh " + args[0] + ":\n" + output.strip());
+      mark.accept("local-cluster.sh " + args[0] + ":\n" + output.strip());
       if (!done) {
         p.destroyForcibly();
       }

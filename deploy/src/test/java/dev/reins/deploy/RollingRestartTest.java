@@ -8,10 +8,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.reins.http.ApiClient;
 import dev.reins.persistence.TestDatabases;
 import dev.reins.persistence.TestDatabases.TestDatabase;
-import java.io.File;
 import java.io.IOException;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -342,24 +340,7 @@ class RollingRestartTest {
 
   /** Runs {@code local-cluster.sh}; its output goes to a file (a node must not hold a pipe of ours). */
   private void script(Duration timeout, String... args) throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of("bash", SCRIPT.toString()));
-    command.addAll(List.of(args));
-    File out = File.createTempFile("local-cluster-", ".out");
-    try {
-      ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out);
-      pb.environment().remove("REINS_ADMIN_TOKEN");
-      pb.environment().putAll(scriptEnv);
-      Process p = pb.start();
-      boolean done = p.waitFor(timeout.toSeconds(), TimeUnit.SECONDS);
-      String output = Files.readString(out.toPath(), StandardCharsets.UTF_8);
-      mark("local-cluster.sh " + args[0] + ":\n" + output.strip());
-      if (!done) {
-        p.destroyForcibly();
-      }
-      assertTrue(done && p.exitValue() == 0, "local-cluster.sh " + String.join(" ", args) + " failed:\n" + output);
-    } finally {
-      Files.deleteIfExists(out.toPath());
-    }
+    LocalClusterTest.runScript(scriptEnv, this::mark, timeout, args);
   }
 
   private void mark(String what) {
